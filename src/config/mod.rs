@@ -1,0 +1,219 @@
+//! Configuration: the YAML file rendered into one validated, typed, immutable [`Config`].
+//!
+//! Nothing outside this module sees raw YAML. Every error names the file, the field path
+//! (`providers[1].dialect`) and what was expected.
+
+mod env;
+mod schema;
+mod validate;
+
+pub use schema::{Limits, Routing, Server, State, StateBackend, Timeouts};
+
+use crate::dialect::Dialect;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub source: PathBuf,
+    pub listen: Vec<SocketAddr>,
+    pub admin_listen: Option<SocketAddr>,
+    pub server: Server,
+    pub routing: Routing,
+    pub state: State,
+    pub providers: Vec<Arc<Provider>>,
+    pub keys: Vec<KeySpec>,
+    pub groups: BTreeMap<String, Group>,
+    pub pricing: BTreeMap<String, Price>,
+}
+
+/// A string that must never be printed: provider keys and client keys.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Secret(s)
+    }
+
+    /// The secret itself, for the one place that has to send or hash it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// An upstream provider.
+#[derive(Debug)]
+pub struct Provider {
+    pub name: String,
+    pub dialect: Dialect,
+    pub endpoint: Endpoint,
+    pub api_key: Option<Secret>,
+    /// Model names or globs this provider serves; `*` serves any.
+    pub models: Vec<String>,
+    /// Client model name → the name this provider knows it by.
+    pub model_map: BTreeMap<String, String>,
+    pub priority: u32,
+    pub weight: u32,
+    pub timeouts: Timeouts,
+}
+
+impl Provider {
+    /// The name to send this provider for the client's `model`.
+    pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
+        self.model_map.get(model).map_or(model, String::as_str)
+    }
+}
+
+/// Where a provider listens, split out of its `base_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// The base URL's path without a trailing slash, e.g. `/v1`.
+    pub base_path: String,
+}
+
+impl Endpoint {
+    /// The `Host` header value: the port is left out when it is the scheme's default.
+    pub fn authority(&self) -> String {
+        let default = if self.tls { 443 } else { 80 };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == default {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+/// How a client key is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySecret {
+    Plain(Secret),
+    Sha256([u8; 32]),
+}
+
+/// A client key and what it may do.
+#[derive(Debug)]
+pub struct KeySpec {
+    pub secret: KeySecret,
+    pub name: String,
+    pub group: Option<String>,
+    /// Model globs this key may use.
+    pub models: Vec<String>,
+    pub limits: Limits,
+    /// Budget in micro-USD (1 USD = 1,000,000); `None` is unlimited.
+    pub budget_micro_usd: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct Group {
+    pub limits: Limits,
+    pub price_multiplier: f64,
+}
+
+/// Prices in micro-USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Price {
+    pub input: i64,
+    pub output: i64,
+    pub cached_input: Option<i64>,
+}
+
+/// A configuration that cannot be used, with where and why.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// The field path, e.g. `providers[1].dialect`; empty for the file as a whole.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(
+                f,
+                "{}: {}: {}",
+                self.file.display(),
+                self.path,
+                self.message
+            )
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads, expands and validates the file at `path` with the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            path: String::new(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        Self::parse(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses `text` as if read from `path`, looking variables up with `env`.
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let err = |path_in_file: String, message: String| ConfigError {
+            file: path.to_path_buf(),
+            path: path_in_file,
+            message,
+        };
+        let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
+            .map_err(|e| err(String::new(), format!("not valid YAML: {e}")))?;
+        env::expand(&mut doc, env)
+            .map_err(|m| err(m.path, format!("environment variable {} is not set", m.var)))?;
+        let file: schema::File = serde_path_to_error::deserialize(doc).map_err(|e| {
+            let at = e.path().to_string();
+            err(
+                if at == "." { String::new() } else { at },
+                e.into_inner().to_string(),
+            )
+        })?;
+        validate::build(path, file)
+    }
+
+    /// Features configured here that this build parses but does not enforce yet.
+    pub fn unenforced_features(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let any_limits = |l: &Limits| l.rpm.is_some() || l.concurrency.is_some() || l.tpm.is_some();
+        if self.keys.iter().any(|k| any_limits(&k.limits))
+            || self.groups.values().any(|g| any_limits(&g.limits))
+        {
+            out.push("limits");
+        }
+        if self.keys.iter().any(|k| k.budget_micro_usd.is_some()) {
+            out.push("budget_usd");
+        }
+        if self.state.usage_log.is_some() {
+            out.push("state.usage_log");
+        }
+        out
+    }
+}

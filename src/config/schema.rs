@@ -1,0 +1,193 @@
+//! The YAML file as written by operators (config v1, DESIGN §4). Unknown fields are rejected.
+//!
+//! These types only describe the file; [`super::Config`] is what the rest of tollgate sees.
+
+use crate::dialect::Dialect;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub listen: OneOrMany,
+    #[serde(default)]
+    pub admin_listen: Option<String>,
+    #[serde(default)]
+    pub server: Server,
+    #[serde(default)]
+    pub state: State,
+    #[serde(default)]
+    pub routing: Routing,
+    #[serde(default)]
+    pub providers: Vec<Provider>,
+    #[serde(default)]
+    pub keys: Vec<Key>,
+    #[serde(default)]
+    pub groups: BTreeMap<String, Group>,
+    #[serde(default)]
+    pub pricing: BTreeMap<String, Price>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Worker threads of the client listener.
+    pub threads: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest non-streaming answer read from a provider, in bytes.
+    pub max_answer_bytes: usize,
+    /// How long SIGTERM waits for in-flight requests, streams included, before exiting anyway.
+    #[serde(with = "humantime_serde")]
+    pub grace_period: Duration,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            threads: 2,
+            max_body_bytes: 32 * 1024 * 1024,
+            max_answer_bytes: 64 * 1024 * 1024,
+            grace_period: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Routing {
+    /// Attempts per request across all candidates, the first one included.
+    pub max_attempts: u32,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing { max_attempts: 3 }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StateBackend {
+    #[default]
+    Local,
+    Redis,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct State {
+    pub backend: StateBackend,
+    pub redis_url: Option<String>,
+    pub usage_log: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub name: String,
+    pub dialect: Dialect,
+    pub base_url: String,
+    #[serde(default)]
+    pub api_key: Option<String>,
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub model_map: BTreeMap<String, String>,
+    #[serde(default)]
+    pub priority: u32,
+    #[serde(default = "one")]
+    pub weight: u32,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// TCP connect plus TLS handshake.
+    #[serde(with = "humantime_serde")]
+    pub connect: Duration,
+    /// From the request being sent to the response header arriving.
+    #[serde(with = "humantime_serde")]
+    pub first_byte: Duration,
+    /// Longest silence between two chunks of the response body.
+    #[serde(with = "humantime_serde")]
+    pub idle: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(300),
+            idle: Duration::from_secs(120),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub key_sha256: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default = "any_model")]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub budget_usd: Option<f64>,
+}
+
+fn any_model() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+#[derive(Debug, Default, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    #[serde(default)]
+    pub rpm: Option<u32>,
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    #[serde(default)]
+    pub tpm: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default = "unit_multiplier")]
+    pub price_multiplier: f64,
+}
+
+fn unit_multiplier() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    #[serde(default)]
+    pub cached_input: Option<f64>,
+}

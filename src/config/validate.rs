@@ -1,0 +1,301 @@
+//! Checks that need more than a type: references, uniqueness, URLs, globs, money.
+
+use super::schema::{self, OneOrMany};
+use super::{
+    Config, ConfigError, Endpoint, Group, KeySecret, KeySpec, Price, Provider, Secret, StateBackend,
+};
+use crate::dialect::Dialect;
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+type Check<T> = Result<T, (String, String)>;
+
+fn fail<T>(path: impl Into<String>, message: impl Into<String>) -> Check<T> {
+    Err((path.into(), message.into()))
+}
+
+pub fn build(file: &Path, raw: schema::File) -> Result<Config, ConfigError> {
+    build_checked(file, raw).map_err(|(path, message)| ConfigError {
+        file: file.to_path_buf(),
+        path,
+        message,
+    })
+}
+
+fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
+    let listen = match raw.listen {
+        OneOrMany::One(a) => vec![socket_addr("listen", &a)?],
+        OneOrMany::Many(list) if list.is_empty() => {
+            return fail("listen", "expected at least one address")
+        }
+        OneOrMany::Many(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, a)| socket_addr(&format!("listen[{i}]"), a))
+            .collect::<Check<_>>()?,
+    };
+    let admin_listen = raw
+        .admin_listen
+        .as_deref()
+        .map(|a| socket_addr("admin_listen", a))
+        .transpose()?;
+    if raw.server.threads == 0 {
+        return fail("server.threads", "expected at least 1");
+    }
+    if raw.server.max_body_bytes == 0 {
+        return fail("server.max_body_bytes", "expected at least 1");
+    }
+    if raw.routing.max_attempts == 0 {
+        return fail("routing.max_attempts", "expected at least 1");
+    }
+    if raw.state.backend == StateBackend::Redis {
+        return fail(
+            "state.backend",
+            "expected `local`: the redis backend is not implemented in this version",
+        );
+    }
+
+    let mut providers = Vec::with_capacity(raw.providers.len());
+    let mut names = HashSet::new();
+    for (i, p) in raw.providers.into_iter().enumerate() {
+        let at = format!("providers[{i}]");
+        if !names.insert(p.name.clone()) {
+            return fail(
+                format!("{at}.name"),
+                format!("duplicate provider name `{}`", p.name),
+            );
+        }
+        providers.push(Arc::new(provider(&at, p)?));
+    }
+
+    let groups: BTreeMap<String, Group> = raw
+        .groups
+        .into_iter()
+        .map(|(name, g)| {
+            if !(g.price_multiplier.is_finite() && g.price_multiplier >= 0.0) {
+                return fail(
+                    format!("groups.{name}.price_multiplier"),
+                    "expected a number >= 0",
+                );
+            }
+            Ok((
+                name,
+                Group {
+                    limits: g.limits,
+                    price_multiplier: g.price_multiplier,
+                },
+            ))
+        })
+        .collect::<Check<_>>()?;
+
+    let mut keys = Vec::with_capacity(raw.keys.len());
+    let mut key_names = HashSet::new();
+    let mut secrets = HashSet::new();
+    for (i, k) in raw.keys.into_iter().enumerate() {
+        let at = format!("keys[{i}]");
+        if !key_names.insert(k.name.clone()) {
+            return fail(
+                format!("{at}.name"),
+                format!("duplicate key name `{}`", k.name),
+            );
+        }
+        let spec = key(&at, k, &groups)?;
+        let digest = match &spec.secret {
+            KeySecret::Plain(s) => crate::auth::digest(s.expose()),
+            KeySecret::Sha256(d) => *d,
+        };
+        if !secrets.insert(digest) {
+            return fail(at, "the same secret is used by an earlier key");
+        }
+        keys.push(spec);
+    }
+
+    let pricing = raw
+        .pricing
+        .into_iter()
+        .map(|(model, p)| {
+            let at = format!("pricing.{model}");
+            Ok((
+                model,
+                Price {
+                    input: micro_usd(&format!("{at}.input"), p.input)?,
+                    output: micro_usd(&format!("{at}.output"), p.output)?,
+                    cached_input: p
+                        .cached_input
+                        .map(|c| micro_usd(&format!("{at}.cached_input"), c))
+                        .transpose()?,
+                },
+            ))
+        })
+        .collect::<Check<_>>()?;
+
+    Ok(Config {
+        source: file.to_path_buf(),
+        listen,
+        admin_listen,
+        server: raw.server,
+        routing: raw.routing,
+        state: raw.state,
+        providers,
+        keys,
+        groups,
+        pricing,
+    })
+}
+
+fn socket_addr(path: &str, a: &str) -> Check<SocketAddr> {
+    a.parse().or_else(|_| {
+        fail(
+            path,
+            format!("expected an address like 127.0.0.1:8080, got `{a}`"),
+        )
+    })
+}
+
+fn provider(at: &str, p: schema::Provider) -> Check<Provider> {
+    if p.name.is_empty() {
+        return fail(format!("{at}.name"), "expected a non-empty name");
+    }
+    if p.dialect != Dialect::OpenAiChat {
+        return fail(
+            format!("{at}.dialect"),
+            format!(
+                "expected `openai`: the `{}` provider dialect is not implemented in this version",
+                p.dialect
+            ),
+        );
+    }
+    let endpoint = endpoint(&format!("{at}.base_url"), &p.base_url)?;
+    if p.models.is_empty() {
+        return fail(
+            format!("{at}.models"),
+            "expected at least one model name or glob (\"*\" = any)",
+        );
+    }
+    for (j, m) in p.models.iter().enumerate() {
+        glob(&format!("{at}.models[{j}]"), m)?;
+    }
+    if p.weight == 0 {
+        return fail(format!("{at}.weight"), "expected at least 1");
+    }
+    for (from, to) in &p.model_map {
+        if to.is_empty() {
+            return fail(
+                format!("{at}.model_map.{from}"),
+                "expected a non-empty model name",
+            );
+        }
+    }
+    let t = p.timeouts;
+    for (name, d) in [
+        ("connect", t.connect),
+        ("first_byte", t.first_byte),
+        ("idle", t.idle),
+    ] {
+        if d.is_zero() {
+            return fail(
+                format!("{at}.timeouts.{name}"),
+                "expected a duration above zero, like 30s",
+            );
+        }
+    }
+    Ok(Provider {
+        name: p.name,
+        dialect: p.dialect,
+        endpoint,
+        api_key: p.api_key.filter(|k| !k.is_empty()).map(Secret::new),
+        models: p.models,
+        model_map: p.model_map,
+        priority: p.priority,
+        weight: p.weight,
+        timeouts: t,
+    })
+}
+
+fn endpoint(at: &str, url: &str) -> Check<Endpoint> {
+    let expected = "expected an http:// or https:// URL like https://api.openai.com/v1";
+    let uri: http::Uri = match url.parse() {
+        Ok(u) => u,
+        Err(_) => return fail(at, format!("{expected}, got `{url}`")),
+    };
+    let tls = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        _ => return fail(at, format!("{expected}, got `{url}`")),
+    };
+    let Some(host) = uri.host().filter(|h| !h.is_empty()) else {
+        return fail(at, format!("{expected}, got `{url}`"));
+    };
+    if uri.query().is_some() {
+        return fail(at, "expected no query string in the base URL");
+    }
+    Ok(Endpoint {
+        tls,
+        host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+        port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+        base_path: uri.path().trim_end_matches('/').to_string(),
+    })
+}
+
+fn glob(at: &str, pattern: &str) -> Check<()> {
+    if pattern.is_empty() {
+        return fail(at, "expected a model name or glob");
+    }
+    globset::Glob::new(pattern)
+        .map(|_| ())
+        .or_else(|e| fail(at, format!("expected a glob: {e}")))
+}
+
+fn key(at: &str, k: schema::Key, groups: &BTreeMap<String, Group>) -> Check<KeySpec> {
+    let secret = match (k.key, k.key_sha256) {
+        (Some(plain), None) if !plain.is_empty() => KeySecret::Plain(Secret::new(plain)),
+        (None, Some(hex_digest)) => {
+            let mut digest = [0u8; 32];
+            if hex::decode_to_slice(hex_digest.trim(), &mut digest).is_err() {
+                return fail(
+                    format!("{at}.key_sha256"),
+                    "expected 64 hex digits (the SHA-256 of the key)",
+                );
+            }
+            KeySecret::Sha256(digest)
+        }
+        (Some(_), Some(_)) => return fail(at, "expected one of `key` or `key_sha256`, not both"),
+        _ => return fail(at, "expected a non-empty `key` or a `key_sha256`"),
+    };
+    if let Some(g) = &k.group {
+        if !groups.contains_key(g) {
+            return fail(
+                format!("{at}.group"),
+                format!("expected a group declared under `groups`, got `{g}`"),
+            );
+        }
+    }
+    for (j, m) in k.models.iter().enumerate() {
+        glob(&format!("{at}.models[{j}]"), m)?;
+    }
+    let budget_micro_usd = k
+        .budget_usd
+        .map(|b| micro_usd(&format!("{at}.budget_usd"), b))
+        .transpose()?;
+    Ok(KeySpec {
+        secret,
+        name: k.name,
+        group: k.group,
+        models: k.models,
+        limits: k.limits,
+        budget_micro_usd,
+    })
+}
+
+/// Dollars to integer micro-dollars, rounded to the nearest micro-dollar.
+fn micro_usd(at: &str, usd: f64) -> Check<i64> {
+    if !(usd.is_finite() && (0.0..=1e12).contains(&usd)) {
+        return fail(at, "expected an amount in USD, >= 0");
+    }
+    Ok((usd * 1_000_000.0).round() as i64)
+}

@@ -1,0 +1,59 @@
+//! The wire dialects tollgate speaks, as pure functions over bytes and JSON.
+//!
+//! Nothing in here knows about Pingora, sockets, clocks or metrics: every codec takes bytes or JSON
+//! and returns bytes or JSON, so each one can be unit-tested, benchmarked and fuzzed on its own.
+//! A conversion between two dialects goes through one internal representation; until the other
+//! codecs land, the only pair served is OpenAI Chat on both sides, where the body passes through
+//! untouched except for the model name.
+
+pub mod errors;
+pub mod json;
+pub mod openai;
+pub mod sse;
+pub mod stream;
+pub mod usage;
+
+use serde::Deserialize;
+use std::fmt;
+
+/// A wire dialect, as named in the config (`providers[].dialect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+pub enum Dialect {
+    /// OpenAI Chat Completions: `POST /v1/chat/completions`.
+    #[serde(rename = "openai")]
+    OpenAiChat,
+    /// OpenAI Responses: `POST /v1/responses`.
+    #[serde(rename = "openai-responses")]
+    OpenAiResponses,
+    /// Anthropic Messages: `POST /v1/messages`.
+    #[serde(rename = "anthropic")]
+    AnthropicMessages,
+    /// Google Gemini generateContent.
+    #[serde(rename = "gemini")]
+    Gemini,
+}
+
+impl Dialect {
+    /// The name used in the config and in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::OpenAiChat => "openai",
+            Dialect::OpenAiResponses => "openai-responses",
+            Dialect::AnthropicMessages => "anthropic",
+            Dialect::Gemini => "gemini",
+        }
+    }
+
+    /// Whether a request in `self` can be served by a provider speaking `upstream`.
+    ///
+    /// Today only same-dialect passthrough exists; the cross-dialect codecs will widen this.
+    pub fn can_reach(self, upstream: Dialect) -> bool {
+        self == upstream
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,63 @@
+//! The one error type of the request path.
+//!
+//! A [`GatewayError`] carries its canonical kind (how it is rendered to the client), a message
+//! safe to show the client, and whether another provider may be tried: the retry decision
+//! travels with the error instead of being guessed later.
+
+use crate::dialect::errors::ErrorKind;
+use bytes::Bytes;
+
+/// A provider's own error answer, kept so it can be passed through.
+#[derive(Debug, Clone)]
+pub struct ProviderReply {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+#[derive(Debug)]
+pub struct GatewayError {
+    pub kind: ErrorKind,
+    /// English, for the client; never a key, never a stack trace.
+    pub message: String,
+    /// Another attempt (on the next candidate) may succeed.
+    pub retryable: bool,
+    /// The provider's answer, passed through to the client when it is the final error.
+    pub reply: Option<ProviderReply>,
+    /// Headers the client must see with this error (`allow`, `retry-after`).
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl GatewayError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        GatewayError {
+            kind,
+            message: message.into(),
+            retryable: false,
+            reply: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn retryable(mut self) -> Self {
+        self.retryable = true;
+        self
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn with_reply(mut self, status: u16, body: Bytes) -> Self {
+        self.reply = Some(ProviderReply { status, body });
+        self
+    }
+}
+
+impl std::fmt::Display for GatewayError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for GatewayError {}

@@ -1,0 +1,104 @@
+//! `POST /v1/chat/completions`: body → model → access → plan → exchange → relay.
+
+use super::ctx::RequestCtx;
+use super::relay::{self, ClientGone};
+use super::{body, respond, Failure, Shared};
+use crate::auth::ApiKey;
+use crate::dialect::errors::ErrorKind;
+use crate::dialect::openai::{self, ChatPassthrough};
+use crate::dialect::Dialect;
+use crate::error::GatewayError;
+use crate::upstream::Reply;
+use pingora::proxy::Session;
+
+pub async fn handle(
+    shared: &Shared,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    key: &ApiKey,
+) -> Result<(), Failure> {
+    let body = body::read(session, shared.config.server.max_body_bytes).await?;
+    let req =
+        openai::probe_request(&body).map_err(|e| GatewayError::new(ErrorKind::BadRequest, e.0))?;
+    ctx.model = Some(req.model.clone());
+    ctx.stream = req.stream;
+
+    if !key.allows(&req.model) {
+        return Err(GatewayError::new(
+            ErrorKind::Forbidden,
+            format!("This key is not allowed to use the model `{}`", req.model),
+        )
+        .into());
+    }
+    let candidates = shared.router.plan(&req.model, Dialect::OpenAiChat);
+    if candidates.is_empty() {
+        return Err(GatewayError::new(
+            ErrorKind::ModelNotFound,
+            format!(
+                "The model `{}` does not exist or you do not have access to it.",
+                req.model
+            ),
+        )
+        .into());
+    }
+    // Admission (rate, concurrency, token and balance limits) belongs here, before any
+    // provider is contacted; its permit is released with the context on every exit path.
+
+    let reply = shared
+        .upstream
+        .send(
+            &candidates,
+            |p| openai::request_for(&body, &req, p.upstream_model(&req.model)),
+            req.stream,
+            &mut ctx.attempts,
+        )
+        .await?;
+
+    match reply {
+        Reply::Complete {
+            provider,
+            status,
+            body,
+        } => {
+            ctx.provider = Some(provider.name.clone());
+            let renamed = provider.upstream_model(&req.model) != req.model;
+            let answer = openai::answer_for_client(body, renamed.then_some(req.model.as_str()))
+                .ok_or_else(|| {
+                    GatewayError::new(
+                        ErrorKind::BadUpstream,
+                        "The provider's answer is not a JSON object",
+                    )
+                })?;
+            ctx.usage = answer.usage;
+            respond::whole(session, status, "application/json", &[], answer.body)
+                .await
+                .map_err(|_| Failure::ClientGone)
+        }
+        Reply::Streaming(exchange) => {
+            ctx.provider = Some(exchange.provider.name.clone());
+            let renamed = exchange.provider.upstream_model(&req.model) != req.model;
+            let mut translator = ChatPassthrough::new(renamed.then_some(req.model.as_str()));
+            relay::stream(
+                session,
+                ctx,
+                *exchange,
+                &mut translator,
+                shared.upstream.connector(),
+            )
+            .await
+            .map_err(|ClientGone| Failure::ClientGone)
+        }
+    }
+}
+
+/// `GET /v1/models`: the models this key may use.
+pub async fn list_models(
+    shared: &Shared,
+    session: &mut Session,
+    key: &ApiKey,
+) -> Result<(), Failure> {
+    let body = openai::models_list(shared.router.listed_models().filter(|m| key.allows(m)));
+    respond::whole(session, 200, "application/json", &[], body)
+        .await
+        .map_err(|_| Failure::ClientGone)
+}

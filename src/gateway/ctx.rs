@@ -1,0 +1,44 @@
+//! What the gateway remembers about one request, from its first byte to its log line.
+
+use crate::dialect::usage::Usage;
+use crate::dialect::Dialect;
+use crate::gateway::route::Route;
+use crate::inflight::InflightGuard;
+use std::time::Instant;
+
+#[derive(Debug)]
+pub struct RequestCtx {
+    pub started: Instant,
+    /// The dialect the client speaks: every error it gets is rendered in it.
+    pub dialect: Dialect,
+    pub route: Option<Route>,
+    /// The key's configured name (never the secret).
+    pub key_name: Option<String>,
+    pub model: Option<String>,
+    pub stream: bool,
+    /// The provider that answered.
+    pub provider: Option<String>,
+    pub attempts: u32,
+    pub usage: Option<Usage>,
+    /// Why the request did not end well, for the log line.
+    pub failure: Option<String>,
+    _inflight: InflightGuard,
+}
+
+impl RequestCtx {
+    pub fn new(inflight: InflightGuard) -> Self {
+        RequestCtx {
+            started: Instant::now(),
+            dialect: Dialect::OpenAiChat,
+            route: None,
+            key_name: None,
+            model: None,
+            stream: false,
+            provider: None,
+            attempts: 0,
+            usage: None,
+            failure: None,
+            _inflight: inflight,
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The request lifecycle, as a Pingora `ProxyHttp` implementation.
+//!
+//! AI endpoints own their upstream exchange: the model is in the body, and Pingora's proxy
+//! pipeline picks its peer before the body is read and can replay at most 64 KiB of it on retry.
+//! So `request_filter` runs the whole lifecycle — route, authenticate, read the body, check
+//! access, plan, exchange, relay — and answers `Ok(true)`; `logging` closes every request.
+
+mod body;
+mod chat;
+mod ctx;
+mod relay;
+mod respond;
+mod route;
+
+pub use ctx::RequestCtx;
+
+use crate::auth::{self, KeyStore};
+use crate::config::Config;
+use crate::dialect::errors::ErrorKind;
+use crate::error::GatewayError;
+use crate::inflight::Inflight;
+use crate::routing::Router;
+use crate::upstream::Upstream;
+use async_trait::async_trait;
+use pingora::proxy::{ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType};
+use route::Route;
+use std::sync::Arc;
+
+/// Everything a request needs, derived once per config version.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub keys: KeyStore,
+    pub router: Router,
+    pub upstream: Upstream,
+}
+
+impl Shared {
+    pub fn new(config: Arc<Config>) -> Result<Self, globset::Error> {
+        Ok(Shared {
+            keys: KeyStore::from_config(&config)?,
+            router: Router::new(&config.providers)?,
+            upstream: Upstream::new(config.routing.max_attempts, config.server.max_answer_bytes),
+            config,
+        })
+    }
+}
+
+/// How a request ended badly.
+pub enum Failure {
+    /// Before anything was written: rendered to the client in its dialect.
+    Gateway(GatewayError),
+    /// The client is gone; nothing more can be written.
+    ClientGone,
+}
+
+impl From<GatewayError> for Failure {
+    fn from(e: GatewayError) -> Self {
+        Failure::Gateway(e)
+    }
+}
+
+pub struct Gateway {
+    shared: Arc<Shared>,
+    inflight: Inflight,
+}
+
+impl Gateway {
+    pub fn new(shared: Arc<Shared>, inflight: Inflight) -> Self {
+        Gateway { shared, inflight }
+    }
+
+    async fn handle(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Failure> {
+        let req = session.req_header();
+        ctx.dialect = route::dialect_of_path(req.uri.path());
+        let (route, dialect) = route::resolve(&req.method, req.uri.path())?;
+        ctx.route = Some(route);
+        ctx.dialect = dialect;
+
+        let credential = auth::credential(&req.headers, req.uri.query()).ok_or_else(|| {
+            GatewayError::new(
+                ErrorKind::InvalidKey,
+                "You didn't provide an API key. Provide it as `Authorization: Bearer <key>`, \
+                 `x-api-key`, `x-goog-api-key` or the `key` query parameter.",
+            )
+        })?;
+        let key = self.shared.keys.find(credential.secret).ok_or_else(|| {
+            GatewayError::new(ErrorKind::InvalidKey, "Incorrect API key provided.")
+        })?;
+        ctx.key_name = Some(key.name.clone());
+
+        match route {
+            Route::ChatCompletions => chat::handle(&self.shared, session, ctx, &key).await,
+            Route::ListModels => chat::list_models(&self.shared, session, &key).await,
+        }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx::new(self.inflight.enter())
+    }
+
+    /// Runs the whole lifecycle of every request and always answers it itself.
+    async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> pingora::Result<bool> {
+        match self.handle(session, ctx).await {
+            Ok(()) => {}
+            Err(Failure::Gateway(e)) => {
+                ctx.failure = Some(e.message.clone());
+                if respond::error(session, ctx.dialect, &e).await.is_err() {
+                    session.set_keepalive(None);
+                }
+            }
+            Err(Failure::ClientGone) => {
+                ctx.failure
+                    .get_or_insert_with(|| "client disconnected".into());
+                session.set_keepalive(None);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Never reached: `request_filter` answers every request.
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> pingora::Result<Box<HttpPeer>> {
+        Err(Error::explain(ErrorType::InternalError, "no proxy route"))
+    }
+
+    /// Runs last on every exit path: the access log line. Limits settle and usage is recorded
+    /// here too once they exist, so that nothing held for a request outlives it.
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map_or(0, |h| h.status.as_u16());
+        let usage = ctx.usage.unwrap_or_default();
+        tracing::info!(
+            target: "tollgate::access",
+            method = %session.req_header().method,
+            path = session.req_header().uri.path(),
+            status,
+            route = ctx.route.map_or("-", Route::label),
+            key = ctx.key_name.as_deref().unwrap_or("-"),
+            model = ctx.model.as_deref().unwrap_or("-"),
+            provider = ctx.provider.as_deref().unwrap_or("-"),
+            stream = ctx.stream,
+            attempts = ctx.attempts,
+            input_tokens = usage.input_total,
+            output_tokens = usage.output_total,
+            ms = ctx.started.elapsed().as_millis() as u64,
+            failure = ctx.failure.as_deref().unwrap_or(""),
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! Writing whole responses to the client, errors included, keeping the connection reusable.
+
+use crate::dialect::errors::render;
+use crate::dialect::Dialect;
+use crate::error::GatewayError;
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+
+/// Writes a complete response with a known length.
+pub async fn whole(
+    session: &mut Session,
+    status: u16,
+    content_type: &str,
+    extra: &[(&'static str, String)],
+    body: Bytes,
+) -> pingora::Result<()> {
+    let mut h = ResponseHeader::build(status, Some(4 + extra.len()))?;
+    h.insert_header("content-type", content_type)?;
+    h.insert_header("content-length", body.len().to_string())?;
+    for (k, v) in extra {
+        h.insert_header(*k, v.as_str())?;
+    }
+    session.write_response_header(Box::new(h), false).await?;
+    session.write_response_body(Some(body), true).await
+}
+
+/// Writes `err` in the client's dialect: the provider's own answer when it is being passed
+/// through, otherwise the canonical rendering of its kind.
+pub async fn error(
+    session: &mut Session,
+    dialect: Dialect,
+    err: &GatewayError,
+) -> pingora::Result<()> {
+    if let Some(reply) = &err.reply {
+        return whole(
+            session,
+            reply.status,
+            "application/json",
+            &err.headers,
+            reply.body.clone(),
+        )
+        .await;
+    }
+    let r = render(dialect, err.kind, &err.message);
+    whole(session, r.status, "application/json", &err.headers, r.body).await
+}

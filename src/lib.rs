@@ -1,0 +1,15 @@
+//! tollgate: an AI API gateway on Pingora.
+//!
+//! The request lifecycle lives in [`gateway`]; each concern it calls into has a module of its
+//! own: [`auth`], [`routing`], [`upstream`], [`dialect`] (pure codecs), [`config`].
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod dialect;
+pub mod error;
+pub mod gateway;
+pub mod inflight;
+pub mod routing;
+pub mod server;
+pub mod upstream;

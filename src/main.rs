@@ -1,0 +1,71 @@
+//! The `tollgate` binary: `serve` runs the gateway, `check` validates a config.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tollgate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "tollgate", version, about = "An AI API gateway on Pingora")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        #[arg(short = 'c', long = "config", value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Validate a config file and exit: 0 when it is usable.
+    Check {
+        #[arg(short = 'c', long = "config", value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let cli = Cli::parse();
+    let (Command::Serve { config: path } | Command::Check { config: path }) = &cli.command;
+    let config = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Check { .. } => {
+            println!(
+                "ok: {} ({} providers, {} keys)",
+                path.display(),
+                config.providers.len(),
+                config.keys.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Serve { .. } => {
+            let unenforced = config.unenforced_features();
+            if !unenforced.is_empty() {
+                tracing::warn!(?unenforced, "configured but not enforced by this version");
+            }
+            match tollgate::server::run(config) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! Assembles the Pingora server: the client listener, the admin listener, and shutdown.
+
+use crate::admin::Admin;
+use crate::config::Config;
+use crate::gateway::{Gateway, Shared};
+use crate::inflight::Inflight;
+use async_trait::async_trait;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
+use pingora::services::listening::Service;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds the server for `config` and runs it until SIGTERM (drain) or SIGINT (immediate).
+pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let conf = ServerConf {
+        threads: config.server.threads,
+        // Pingora sleeps this long after SIGTERM before stopping its runtimes; the drain
+        // service below exits earlier, as soon as the last in-flight request is done.
+        grace_period_seconds: Some(config.server.grace_period.as_secs().max(1)),
+        graceful_shutdown_timeout_seconds: Some(5),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let inflight = Inflight::default();
+    let config = Arc::new(config);
+    let shared = Arc::new(Shared::new(config.clone())?);
+
+    let mut api = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Gateway::new(shared, inflight.clone()),
+        "tollgate api",
+    );
+    for addr in &config.listen {
+        api.add_tcp(&addr.to_string());
+    }
+    server.add_service(api);
+
+    if let Some(addr) = config.admin_listen {
+        let mut admin = Service::new("tollgate admin".to_string(), Admin::new(inflight.clone()));
+        admin.threads = Some(1);
+        admin.add_tcp(&addr.to_string());
+        server.add_service(admin);
+    }
+    server.add_service(background_service(
+        "drain",
+        Drain {
+            inflight,
+            grace: config.server.grace_period,
+        },
+    ));
+
+    tracing::info!(listen = ?config.listen, admin = ?config.admin_listen, "tollgate serving");
+    server.run_forever()
+}
+
+/// Exits the process once a graceful shutdown has no requests left in flight.
+struct Drain {
+    inflight: Inflight,
+    grace: Duration,
+}
+
+#[async_trait]
+impl BackgroundService for Drain {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+        self.inflight.start_draining();
+        tracing::info!(in_flight = self.inflight.count(), "draining before exit");
+        let deadline = tokio::time::Instant::now() + self.grace;
+        let mut idle_polls = 0;
+        while tokio::time::Instant::now() < deadline {
+            // Two idle polls in a row: a connection accepted just before the listeners closed
+            // has had time to become a counted request.
+            idle_polls = if self.inflight.count() == 0 {
+                idle_polls + 1
+            } else {
+                0
+            };
+            if idle_polls >= 2 {
+                tracing::info!("drained, exiting");
+                std::process::exit(0);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! One HTTP exchange with one provider, on Pingora's connector (pooled, rustls, h1 and h2).
+
+use crate::config::Provider;
+use crate::dialect::errors::ErrorKind;
+use crate::dialect::Dialect;
+use crate::error::GatewayError;
+use bytes::Bytes;
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
+use pingora::protocols::http::client::HttpSession;
+use pingora::protocols::ALPN;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error as PError, ErrorType};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::timeout;
+
+/// How long an idle pooled connection to a provider is kept.
+const POOL_IDLE: Duration = Duration::from_secs(90);
+
+/// An exchange whose response header has arrived; the body is read with [`Exchange::next_chunk`].
+pub struct Exchange {
+    session: HttpSession,
+    peer: HttpPeer,
+    pub provider: Arc<Provider>,
+    pub status: u16,
+    pub content_type: Option<String>,
+    idle: Duration,
+}
+
+/// The request path for a provider's dialect, after its base URL's path.
+fn endpoint_path(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::OpenAiChat => "/chat/completions",
+        Dialect::OpenAiResponses => "/responses",
+        Dialect::AnthropicMessages => "/v1/messages",
+        // The model is part of a Gemini path; its codec builds it.
+        Dialect::Gemini => "",
+    }
+}
+
+fn peer_for(provider: &Provider, addr: SocketAddr) -> HttpPeer {
+    let ep = &provider.endpoint;
+    let mut peer = HttpPeer::new(addr, ep.tls, ep.host.clone());
+    let t = &provider.timeouts;
+    peer.options.connection_timeout = Some(t.connect);
+    peer.options.total_connection_timeout = Some(t.connect);
+    peer.options.idle_timeout = Some(POOL_IDLE);
+    if ep.tls {
+        peer.options.alpn = ALPN::H2H1;
+        peer.options.max_h2_streams = 100;
+    }
+    peer
+}
+
+fn request_header(
+    provider: &Provider,
+    body_len: usize,
+    stream: bool,
+) -> pingora::Result<RequestHeader> {
+    let path = format!(
+        "{}{}",
+        provider.endpoint.base_path,
+        endpoint_path(provider.dialect)
+    );
+    let mut req = RequestHeader::build("POST", path.as_bytes(), Some(8))?;
+    req.insert_header("host", provider.endpoint.authority())?;
+    req.insert_header("content-type", "application/json")?;
+    req.insert_header("content-length", body_len.to_string())?;
+    req.insert_header(
+        "accept",
+        if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        },
+    )?;
+    req.insert_header(
+        "user-agent",
+        concat!("tollgate/", env!("CARGO_PKG_VERSION")),
+    )?;
+    if let Some(key) = &provider.api_key {
+        match provider.dialect {
+            Dialect::OpenAiChat | Dialect::OpenAiResponses => {
+                req.insert_header("authorization", format!("Bearer {}", key.expose()))?
+            }
+            Dialect::AnthropicMessages => req.insert_header("x-api-key", key.expose())?,
+            Dialect::Gemini => req.insert_header("x-goog-api-key", key.expose())?,
+        }
+    }
+    Ok(req)
+}
+
+/// Whether a Pingora error happened before the request could have reached the provider.
+fn is_connect_error(e: &PError) -> bool {
+    matches!(
+        e.etype(),
+        ErrorType::ConnectTimedout
+            | ErrorType::ConnectRefused
+            | ErrorType::ConnectNoRoute
+            | ErrorType::TLSWantX509Lookup
+            | ErrorType::TLSHandshakeFailure
+            | ErrorType::TLSHandshakeTimedout
+            | ErrorType::InvalidCert
+            | ErrorType::HandshakeError
+            | ErrorType::ConnectError
+            | ErrorType::BindError
+            | ErrorType::SocketError
+            | ErrorType::ConnectProxyFailure
+    )
+}
+
+/// The gateway's view of a transport error while talking to `provider`.
+pub(crate) fn classify(provider: &Provider, e: &PError) -> GatewayError {
+    let name = &provider.name;
+    let err = if is_connect_error(e) {
+        GatewayError::new(
+            ErrorKind::NoProvider,
+            format!("could not connect to provider `{name}`"),
+        )
+    } else if matches!(
+        e.etype(),
+        ErrorType::ReadTimedout | ErrorType::WriteTimedout
+    ) {
+        GatewayError::new(
+            ErrorKind::UpstreamTimeout,
+            format!("provider `{name}` timed out"),
+        )
+    } else {
+        GatewayError::new(
+            ErrorKind::BadUpstream,
+            format!("provider `{name}` failed: {}", e.etype().as_str()),
+        )
+    };
+    err.retryable()
+}
+
+fn timed_out(provider: &Provider, what: &str) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamTimeout,
+        format!("provider `{}` sent no {what} in time", provider.name),
+    )
+    .retryable()
+}
+
+impl Exchange {
+    /// Connects, sends the request, and waits for the response header (the first-byte timeout
+    /// covers sending the body and the provider's think time).
+    pub async fn start(
+        connector: &Connector,
+        provider: Arc<Provider>,
+        addr: SocketAddr,
+        body: Bytes,
+        stream: bool,
+    ) -> Result<Exchange, GatewayError> {
+        let peer = peer_for(&provider, addr);
+        // A pooled connection the provider already closed fails on first use; that says nothing
+        // about the provider, so it is retried once on a fresh connection.
+        for first_try in [true, false] {
+            let (mut session, reused) = connector
+                .get_http_session(&peer)
+                .await
+                .map_err(|e| classify(&provider, &e))?;
+            let sent = timeout(provider.timeouts.first_byte, async {
+                let req = request_header(&provider, body.len(), stream)?;
+                session.write_request_header(Box::new(req)).await?;
+                session.write_request_body(body.clone(), true).await?;
+                session.finish_request_body().await?;
+                session.read_response_header().await
+            })
+            .await;
+            match sent {
+                Err(_) => return Err(timed_out(&provider, "response header")),
+                Ok(Err(e)) if reused && first_try && !is_connect_error(&e) => {
+                    tracing::debug!(provider = %provider.name, error = %e, "stale pooled connection");
+                    continue;
+                }
+                Ok(Err(e)) => return Err(classify(&provider, &e)),
+                Ok(Ok(())) => {}
+            }
+            let Some(header) = session.response_header() else {
+                return Err(GatewayError::new(
+                    ErrorKind::BadUpstream,
+                    "provider sent no response header",
+                )
+                .retryable());
+            };
+            let status = header.status.as_u16();
+            let content_type = header
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let idle = provider.timeouts.idle;
+            return Ok(Exchange {
+                session,
+                peer,
+                provider,
+                status,
+                content_type,
+                idle,
+            });
+        }
+        Err(GatewayError::new(ErrorKind::BadUpstream, "provider connection failed").retryable())
+    }
+
+    /// Whether the provider is streaming server-sent events.
+    pub fn is_event_stream(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|c| c.trim_start().starts_with("text/event-stream"))
+    }
+
+    /// The next chunk of the body, `None` at its end; fails after the idle timeout.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, GatewayError> {
+        match timeout(self.idle, self.session.read_response_body()).await {
+            Err(_) => Err(timed_out(&self.provider, "data")),
+            Ok(Err(e)) => Err(classify(&self.provider, &e)),
+            Ok(Ok(chunk)) => Ok(chunk),
+        }
+    }
+
+    /// Reads the whole body, up to `cap` bytes.
+    pub async fn read_to_end(&mut self, cap: usize) -> Result<Bytes, GatewayError> {
+        let mut first: Option<Bytes> = None;
+        let mut more: Vec<u8> = Vec::new();
+        while let Some(chunk) = self.next_chunk().await? {
+            let seen = first.as_ref().map_or(0, Bytes::len) + more.len() + chunk.len();
+            if seen > cap {
+                return Err(GatewayError::new(
+                    ErrorKind::BadUpstream,
+                    format!(
+                        "provider `{}` answered more than {cap} bytes",
+                        self.provider.name
+                    ),
+                ));
+            }
+            match &first {
+                None => first = Some(chunk),
+                Some(f) => {
+                    if more.is_empty() {
+                        more.extend_from_slice(f);
+                    }
+                    more.extend_from_slice(&chunk);
+                }
+            }
+        }
+        Ok(if more.is_empty() {
+            first.unwrap_or_default()
+        } else {
+            Bytes::from(more)
+        })
+    }
+
+    /// Hands the connection back to the pool once the body was read to its end.
+    pub async fn release(self, connector: &Connector) {
+        connector
+            .release_http_session(self.session, &self.peer, Some(POOL_IDLE))
+            .await;
+    }
+}

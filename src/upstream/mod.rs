@@ -1,0 +1,175 @@
+//! The exchange with providers: candidates in order, retries, timeouts, connection pooling.
+
+mod exchange;
+mod resolve;
+
+pub use exchange::Exchange;
+pub use resolve::Resolver;
+
+use crate::config::Provider;
+use crate::dialect::errors::ErrorKind;
+use crate::error::GatewayError;
+use bytes::Bytes;
+use pingora::connectors::http::Connector;
+use std::sync::Arc;
+
+/// A provider's successful answer.
+pub enum Reply {
+    /// A whole, non-streaming JSON answer.
+    Complete {
+        provider: Arc<Provider>,
+        status: u16,
+        body: Bytes,
+    },
+    /// An event stream whose header has arrived; its body is still to be relayed.
+    Streaming(Box<Exchange>),
+}
+
+/// Talks to providers on behalf of requests; one per config version.
+pub struct Upstream {
+    connector: Connector,
+    resolver: Resolver,
+    max_attempts: u32,
+    max_answer_bytes: usize,
+}
+
+impl Upstream {
+    pub fn new(max_attempts: u32, max_answer_bytes: usize) -> Self {
+        Upstream {
+            connector: Connector::new(None),
+            resolver: Resolver::default(),
+            max_attempts,
+            max_answer_bytes,
+        }
+    }
+
+    pub fn connector(&self) -> &Connector {
+        &self.connector
+    }
+
+    /// Sends the request to the candidates in order until one answers with success, moving on
+    /// after a connect failure, a timeout, a 429, a 5xx or a broken answer, for at most
+    /// `max_attempts` attempts (wrapping around the candidates). `body_for` gives the body for
+    /// a provider; it is called per attempt, so any size can be resent.
+    ///
+    /// Nothing has been written to the client when this returns, so every failure here may
+    /// still become a clean error response.
+    pub async fn send(
+        &self,
+        candidates: &[Arc<Provider>],
+        body_for: impl Fn(&Provider) -> Bytes,
+        stream: bool,
+        attempts: &mut u32,
+    ) -> Result<Reply, GatewayError> {
+        let mut last = GatewayError::new(
+            ErrorKind::NoProvider,
+            "no provider is configured for this model",
+        );
+        for provider in candidates.iter().cycle().take(self.max_attempts as usize) {
+            *attempts += 1;
+            match self.attempt(provider, body_for(provider), stream).await {
+                Ok(reply) => return Ok(reply),
+                Err(e) if e.retryable => {
+                    tracing::info!(provider = %provider.name, attempt = *attempts, error = %e, "attempt failed");
+                    last = e;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    async fn attempt(
+        &self,
+        provider: &Arc<Provider>,
+        body: Bytes,
+        stream: bool,
+    ) -> Result<Reply, GatewayError> {
+        let ep = &provider.endpoint;
+        let addr = self
+            .resolver
+            .resolve(&ep.host, ep.port)
+            .await
+            .map_err(|e| {
+                GatewayError::new(
+                    ErrorKind::NoProvider,
+                    format!("could not resolve provider `{}`: {e}", provider.name),
+                )
+                .retryable()
+            })?;
+        let mut ex = Exchange::start(&self.connector, provider.clone(), addr, body, stream).await?;
+        let status = ex.status;
+        if !(200..300).contains(&status) {
+            let body = ex
+                .read_to_end(self.max_answer_bytes)
+                .await
+                .unwrap_or_default();
+            ex.release(&self.connector).await;
+            return Err(provider_error(provider, status, body));
+        }
+        if stream && ex.is_event_stream() {
+            return Ok(Reply::Streaming(Box::new(ex)));
+        }
+        let body = ex.read_to_end(self.max_answer_bytes).await?;
+        ex.release(&self.connector).await;
+        if !is_json_object(&body) {
+            return Err(GatewayError::new(
+                ErrorKind::BadUpstream,
+                format!(
+                    "provider `{}` answered with a body that is not JSON",
+                    provider.name
+                ),
+            )
+            .retryable());
+        }
+        Ok(Reply::Complete {
+            provider: provider.clone(),
+            status,
+            body,
+        })
+    }
+}
+
+fn is_json_object(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// A provider's error status, classified for retry and for the client.
+fn provider_error(provider: &Provider, status: u16, body: Bytes) -> GatewayError {
+    let name = &provider.name;
+    match status {
+        // The provider rejected tollgate's own credentials: an operator problem the client must
+        // not mistake for its own key being wrong, and whose body may quote the provider key.
+        401 | 403 => GatewayError::new(
+            ErrorKind::BadUpstream,
+            format!("provider `{name}` rejected the gateway's credentials (status {status})"),
+        )
+        .retryable(),
+        429 | 500..=599 => {
+            let e = GatewayError::new(
+                if status == 429 {
+                    ErrorKind::RateLimited
+                } else {
+                    ErrorKind::BadUpstream
+                },
+                format!("provider `{name}` answered with status {status}"),
+            )
+            .retryable();
+            if is_json_object(&body) {
+                e.with_reply(status, body)
+            } else {
+                e
+            }
+        }
+        _ if is_json_object(&body) => GatewayError::new(
+            ErrorKind::BadRequest,
+            format!("provider `{name}` answered with status {status}"),
+        )
+        .with_reply(status, body),
+        _ => GatewayError::new(
+            ErrorKind::BadUpstream,
+            format!("provider `{name}` answered with status {status} and a body that is not JSON"),
+        ),
+    }
+}
