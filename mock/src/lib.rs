@@ -1,1 +1,228 @@
+//! A scriptable mock OpenAI Chat Completions provider for tollgate's tests, demo and benchmarks.
+//!
+//! It speaks HTTP/1.1 on a raw socket so that every behaviour a real provider can show is under
+//! the test's control: latency before the header, pauses between events, events split across
+//! writes, error statuses, held streams, and connection resets. Its answers follow OpenAI's wire
+//! format (dialects reference §1.A, §2.A): usage only when asked for with
+//! `stream_options.include_usage`, `data: [DONE]` at the end of every stream.
 
+mod http1;
+mod openai;
+
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinHandle;
+
+/// How the connection is broken, if at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reset {
+    #[default]
+    Never,
+    /// Close with RST right after the request was read: no response at all.
+    BeforeHeader,
+    /// Close with RST after the first content event of a stream.
+    AfterFirstEvent,
+}
+
+/// What the mock does for one request.
+#[derive(Debug, Clone)]
+pub struct Behavior {
+    /// 200 answers normally; anything else answers an OpenAI-shaped error with this status.
+    pub status: u16,
+    /// Wait before the response header.
+    pub header_delay: Duration,
+    /// Wait between two stream events.
+    pub event_delay: Duration,
+    /// In a stream, after the first content event, wait until this is released.
+    pub hold_after_first: Option<Arc<Semaphore>>,
+    pub reset: Reset,
+    /// Write each event in two parts, cut in the middle of its JSON.
+    pub split_events: bool,
+    /// End the stream without `data: [DONE]` (and without the finish and usage chunks).
+    pub cut_stream: bool,
+    /// The assistant's answer; default: `Hello from <provider name>!`.
+    pub reply: Option<String>,
+    /// Answer with exactly this content type and body instead (for broken providers).
+    pub raw: Option<(String, Bytes)>,
+}
+
+impl Default for Behavior {
+    fn default() -> Self {
+        Behavior {
+            status: 200,
+            header_delay: Duration::ZERO,
+            event_delay: Duration::ZERO,
+            hold_after_first: None,
+            reset: Reset::Never,
+            split_events: false,
+            cut_stream: false,
+            reply: None,
+            raw: None,
+        }
+    }
+}
+
+impl Behavior {
+    pub fn status(status: u16) -> Self {
+        Behavior {
+            status,
+            ..Self::default()
+        }
+    }
+}
+
+/// A request as the mock received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    /// Path and query, as sent.
+    pub target: String,
+    /// Header names lower-cased, in order.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Settings fixed for the mock's lifetime.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// Shown in default replies, so tests can tell providers apart.
+    pub name: String,
+    /// The key clients must send as `Authorization: Bearer`; `None` accepts anything.
+    pub api_key: Option<String>,
+    /// The path prefix of the API, like `/v1`.
+    pub prefix: String,
+    /// Models listed by `GET /models`.
+    pub models: Vec<String>,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            name: "mock".into(),
+            api_key: None,
+            prefix: "/v1".into(),
+            models: vec!["gpt-4o-mini".into()],
+        }
+    }
+}
+
+pub(crate) struct State {
+    pub config: MockConfig,
+    pub default: Mutex<Behavior>,
+    pub script: Mutex<VecDeque<Behavior>>,
+    pub requests: Mutex<Vec<Recorded>>,
+    pub record: bool,
+    pub seen: Notify,
+}
+
+impl State {
+    fn next_behavior(&self) -> Behavior {
+        let scripted = self.script.lock().ok().and_then(|mut s| s.pop_front());
+        scripted.unwrap_or_else(|| self.default.lock().map(|d| d.clone()).unwrap_or_default())
+    }
+}
+
+/// A running mock provider; stops when dropped.
+pub struct MockProvider {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: JoinHandle<()>,
+}
+
+impl MockProvider {
+    /// Starts on an ephemeral loopback port.
+    pub async fn start(config: MockConfig) -> std::io::Result<Self> {
+        Self::start_on(
+            "127.0.0.1:0".parse().map_err(std::io::Error::other)?,
+            config,
+            true,
+        )
+        .await
+    }
+
+    /// Starts on `addr`; `record` keeps every request for inspection (off for load tests).
+    pub async fn start_on(
+        addr: SocketAddr,
+        config: MockConfig,
+        record: bool,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            config,
+            default: Mutex::new(Behavior::default()),
+            script: Mutex::new(VecDeque::new()),
+            requests: Mutex::new(Vec::new()),
+            record,
+            seen: Notify::new(),
+        });
+        let task = tokio::spawn(http1::serve(listener, state.clone()));
+        Ok(MockProvider { addr, state, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL to give tollgate, e.g. `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.addr, self.state.config.prefix)
+    }
+
+    /// What every request gets when nothing is scripted.
+    pub fn set_default(&self, b: Behavior) {
+        if let Ok(mut d) = self.state.default.lock() {
+            *d = b;
+        }
+    }
+
+    /// What the next request gets (queued, first in first out).
+    pub fn push(&self, b: Behavior) {
+        if let Ok(mut s) = self.state.script.lock() {
+            s.push_back(b);
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits until at least `n` requests have arrived.
+    pub async fn wait_for_requests(&self, n: usize) {
+        loop {
+            let seen = self.state.seen.notified();
+            if self.requests().len() >= n {
+                return;
+            }
+            seen.await;
+        }
+    }
+}
+
+impl Drop for MockProvider {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

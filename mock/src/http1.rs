@@ -1,0 +1,278 @@
+//! Just enough HTTP/1.1 to be a provider: keep-alive, Content-Length or chunked request bodies,
+//! Content-Length or chunked responses.
+
+use crate::openai;
+use crate::{Recorded, Reset, State};
+use bytes::{Buf, Bytes, BytesMut};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+pub async fn serve(listener: TcpListener, state: Arc<State>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let _ = connection(stream, state).await;
+        });
+    }
+}
+
+async fn connection(mut stream: TcpStream, state: Arc<State>) -> io::Result<()> {
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    loop {
+        let Some(req) = read_request(&mut stream, &mut buf).await? else {
+            return Ok(());
+        };
+        if state.record {
+            if let Ok(mut r) = state.requests.lock() {
+                r.push(req.clone());
+            }
+        }
+        state.seen.notify_waiters();
+        let keep = respond(&mut stream, &state, &req).await?;
+        if !keep {
+            return Ok(());
+        }
+    }
+}
+
+fn find_header_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+async fn fill(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<bool> {
+    Ok(stream.read_buf(buf).await? > 0)
+}
+
+async fn read_request(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<Option<Recorded>> {
+    let head_len = loop {
+        if let Some(n) = find_header_end(buf) {
+            break n;
+        }
+        if !fill(stream, buf).await? {
+            return Ok(None);
+        }
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut parsed = httparse::Request::new(&mut headers);
+    parsed
+        .parse(&buf[..head_len])
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let method = parsed.method.unwrap_or("").to_string();
+    let target = parsed.path.unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = parsed
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_ascii_lowercase(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    buf.advance(head_len);
+    let header = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    let body = if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        read_chunked(stream, buf).await?
+    } else {
+        let len: usize = header("content-length")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        while buf.len() < len {
+            if !fill(stream, buf).await? {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        buf.split_to(len).freeze()
+    };
+    Ok(Some(Recorded {
+        method,
+        target,
+        headers,
+        body,
+    }))
+}
+
+async fn read_chunked(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<Bytes> {
+    let mut body = BytesMut::new();
+    loop {
+        let line_end = loop {
+            if let Some(p) = buf.windows(2).position(|w| w == b"\r\n") {
+                break p;
+            }
+            if !fill(stream, buf).await? {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        };
+        let size_text = String::from_utf8_lossy(&buf[..line_end]).to_string();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        buf.advance(line_end + 2);
+        while buf.len() < size + 2 {
+            if !fill(stream, buf).await? {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        body.extend_from_slice(&buf[..size]);
+        buf.advance(size + 2);
+        if size == 0 {
+            return Ok(body.freeze());
+        }
+    }
+}
+
+/// Makes the close that follows an RST, as a crashed provider's would be.
+// A zero linger never blocks on drop; only a non-zero one does, which is what the deprecation is about.
+#[allow(deprecated)]
+fn reset(stream: &TcpStream) {
+    let _ = stream.set_linger(Some(Duration::ZERO));
+}
+
+async fn write_whole(
+    stream: &mut TcpStream,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+) -> io::Result<bool> {
+    let head = format!(
+        "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        reason(status),
+        body.len()
+    );
+    let mut out = Vec::with_capacity(head.len() + body.len());
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(body);
+    stream.write_all(&out).await?;
+    Ok(true)
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+async fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> io::Result<()> {
+    let mut out = Vec::with_capacity(data.len() + 12);
+    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+    stream.write_all(&out).await
+}
+
+/// Answers one request; returns whether the connection may carry another.
+async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::Result<bool> {
+    let b = state.next_behavior();
+    let prefix = &state.config.prefix;
+    if b.reset == Reset::BeforeHeader {
+        reset(stream);
+        return Ok(false);
+    }
+    if !b.header_delay.is_zero() {
+        tokio::time::sleep(b.header_delay).await;
+    }
+    if let Some(key) = &state.config.api_key {
+        if req.header("authorization") != Some(&format!("Bearer {key}")) {
+            return write_whole(
+                stream,
+                401,
+                "application/json",
+                openai::error_body(401).to_string().as_bytes(),
+            )
+            .await;
+        }
+    }
+    if let Some((ct, body)) = &b.raw {
+        return write_whole(stream, b.status, ct, body).await;
+    }
+    if b.status != 200 {
+        return write_whole(
+            stream,
+            b.status,
+            "application/json",
+            openai::error_body(b.status).to_string().as_bytes(),
+        )
+        .await;
+    }
+    let path = req.target.split('?').next().unwrap_or("");
+    if req.method == "GET" && path == format!("{prefix}/models") {
+        let data: Vec<_> = state
+            .config
+            .models
+            .iter()
+            .map(|m| serde_json::json!({"id": m, "object": "model", "created": openai::CREATED, "owned_by": "mock"}))
+            .collect();
+        let body = serde_json::json!({"object": "list", "data": data}).to_string();
+        return write_whole(stream, 200, "application/json", body.as_bytes()).await;
+    }
+    if req.method != "POST" || path != format!("{prefix}/chat/completions") {
+        let body = serde_json::json!({"error": {"message": format!("Invalid URL ({} {})", req.method, path),
+            "type": "invalid_request_error", "param": null, "code": null}});
+        return write_whole(stream, 404, "application/json", body.to_string().as_bytes()).await;
+    }
+    let json = req.json();
+    let model = json["model"].as_str().unwrap_or("").to_string();
+    let text = openai::reply_text(&b, &state.config.name);
+    let prompt = openai::prompt_tokens(&json);
+    if json["stream"].as_bool() != Some(true) {
+        let body = openai::completion(&model, &text, prompt).to_string();
+        return write_whole(stream, 200, "application/json", body.as_bytes()).await;
+    }
+    let include_usage = json["stream_options"]["include_usage"].as_bool() == Some(true);
+    stream
+        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
+        .await?;
+    let mut events = openai::stream_events(&model, &text, prompt, include_usage);
+    if b.cut_stream {
+        // Keep the role chunk and the content, drop finish, usage and [DONE].
+        events.truncate(events.len() - if include_usage { 3 } else { 2 });
+    }
+    for (i, ev) in events.iter().enumerate() {
+        if i > 0 && !b.event_delay.is_zero() {
+            tokio::time::sleep(b.event_delay).await;
+        }
+        if b.split_events {
+            let mid = ev.len() / 2;
+            write_chunk(stream, &ev.as_bytes()[..mid]).await?;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            write_chunk(stream, &ev.as_bytes()[mid..]).await?;
+        } else {
+            write_chunk(stream, ev.as_bytes()).await?;
+        }
+        // The first content event is the second one, after the role chunk.
+        if i == 1 {
+            if b.reset == Reset::AfterFirstEvent {
+                reset(stream);
+                return Ok(false);
+            }
+            if let Some(hold) = &b.hold_after_first {
+                let _ = hold.acquire().await.map(|p| p.forget());
+            }
+        }
+    }
+    if b.cut_stream {
+        // A provider that dies mid-stream closes without the terminating chunk.
+        return Ok(false);
+    }
+    stream.write_all(b"0\r\n\r\n").await?;
+    Ok(true)
+}

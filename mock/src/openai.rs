@@ -1,0 +1,127 @@
+//! OpenAI Chat Completions answers, as the real API shapes them.
+
+use crate::Behavior;
+use serde_json::{json, Value};
+
+pub const CREATED: u64 = 1_700_000_000;
+
+/// Whitespace-separated words in every text of the request's messages: the mock's token count.
+pub fn prompt_tokens(req: &Value) -> u64 {
+    let mut n = 0;
+    for m in req["messages"].as_array().into_iter().flatten() {
+        match &m["content"] {
+            Value::String(s) => n += words(s),
+            Value::Array(parts) => {
+                for p in parts {
+                    if let Some(t) = p["text"].as_str() {
+                        n += words(t);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    n
+}
+
+pub fn words(s: &str) -> u64 {
+    s.split_whitespace().count() as u64
+}
+
+pub fn reply_text(b: &Behavior, provider: &str) -> String {
+    b.reply
+        .clone()
+        .unwrap_or_else(|| format!("Hello from {provider}!"))
+}
+
+fn usage(prompt: u64, completion: u64) -> Value {
+    json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+    })
+}
+
+pub fn completion(model: &str, text: &str, prompt: u64) -> Value {
+    json!({
+        "id": "chatcmpl-mock",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text, "refusal": null, "annotations": []},
+            "logprobs": null,
+            "finish_reason": "stop"
+        }],
+        "usage": usage(prompt, words(text)),
+        "service_tier": "default",
+        "system_fingerprint": null
+    })
+}
+
+/// The events of a streamed answer, each a complete `data: …\n\n` frame, `[DONE]` last.
+pub fn stream_events(model: &str, text: &str, prompt: u64, include_usage: bool) -> Vec<String> {
+    let chunk = |delta: Value, finish: Value| {
+        let mut c = json!({
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": model,
+            "service_tier": "default",
+            "system_fingerprint": null,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]
+        });
+        if include_usage {
+            c["usage"] = Value::Null;
+        }
+        format!("data: {c}\n\n")
+    };
+    let mut out = vec![chunk(
+        json!({"role": "assistant", "content": "", "refusal": null}),
+        Value::Null,
+    )];
+    for (i, w) in text.split(' ').enumerate() {
+        let piece = if i == 0 {
+            w.to_string()
+        } else {
+            format!(" {w}")
+        };
+        out.push(chunk(json!({"content": piece}), Value::Null));
+    }
+    out.push(chunk(json!({}), json!("stop")));
+    if include_usage {
+        let u = json!({
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": model,
+            "service_tier": "default",
+            "system_fingerprint": null,
+            "choices": [],
+            "usage": usage(prompt, words(text))
+        });
+        out.push(format!("data: {u}\n\n"));
+    }
+    out.push("data: [DONE]\n\n".into());
+    out
+}
+
+pub fn error_body(status: u16) -> Value {
+    let (message, ty, code) = match status {
+        400 => ("Invalid value for 'temperature'.", "invalid_request_error", json!("invalid_value")),
+        401 => (
+            "Incorrect API key provided: sk-up***********oops. You can find your API key at https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            json!("invalid_api_key"),
+        ),
+        404 => ("The model `x` does not exist or you do not have access to it.", "invalid_request_error", json!("model_not_found")),
+        429 => ("Rate limit reached for requests. Please try again in 1s.", "requests", json!("rate_limit_exceeded")),
+        503 => ("The server is overloaded or not ready yet.", "server_error", Value::Null),
+        _ => ("The server had an error while processing your request.", "server_error", Value::Null),
+    };
+    json!({"error": {"message": message, "type": ty, "param": null, "code": code}})
+}
