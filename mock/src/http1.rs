@@ -243,7 +243,7 @@ async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::R
         .await?;
     let mut events = openai::stream_events(&model, &text, prompt, include_usage);
     if b.cut_stream {
-        // Keep the role chunk and the content, drop finish, usage and [DONE].
+        // A well-framed body that simply stops: no finish chunk, no usage, no [DONE].
         events.truncate(events.len() - if include_usage { 3 } else { 2 });
     }
     for (i, ev) in events.iter().enumerate() {
@@ -268,10 +268,6 @@ async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::R
                 let _ = hold.acquire().await.map(|p| p.forget());
             }
         }
-    }
-    if b.cut_stream {
-        // A provider that dies mid-stream closes without the terminating chunk.
-        return Ok(false);
     }
     stream.write_all(b"0\r\n\r\n").await?;
     Ok(true)

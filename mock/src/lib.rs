@@ -43,7 +43,7 @@ pub struct Behavior {
     pub reset: Reset,
     /// Write each event in two parts, cut in the middle of its JSON.
     pub split_events: bool,
-    /// End the stream without `data: [DONE]` (and without the finish and usage chunks).
+    /// End the body cleanly but early: no finish chunk, no usage chunk, no `data: [DONE]`.
     pub cut_stream: bool,
     /// The assistant's answer; default: `Hello from <provider name>!`.
     pub reply: Option<String>,

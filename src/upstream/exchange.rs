@@ -128,10 +128,15 @@ pub(crate) fn classify(provider: &Provider, e: &PError) -> GatewayError {
             format!("provider `{name}` timed out"),
         )
     } else {
-        GatewayError::new(
-            ErrorKind::BadUpstream,
-            format!("provider `{name}` failed: {}", e.etype().as_str()),
-        )
+        let what = match e.etype() {
+            ErrorType::ConnectionClosed => "closed the connection",
+            ErrorType::InvalidHTTPHeader
+            | ErrorType::H1Error
+            | ErrorType::H2Error
+            | ErrorType::InvalidH2 => "sent a malformed HTTP response",
+            _ => "broke the connection",
+        };
+        GatewayError::new(ErrorKind::BadUpstream, format!("provider `{name}` {what}"))
     };
     err.retryable()
 }

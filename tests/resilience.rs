@@ -1,0 +1,372 @@
+//! Retries, fallback, timeouts, mid-stream failures and graceful shutdown.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::http::{chat, Conn};
+use common::*;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+fn hello(model: &str) -> serde_json::Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "say hi please"}]})
+}
+
+fn streaming(model: &str) -> serde_json::Value {
+    let mut b = hello(model);
+    b["stream"] = json!(true);
+    b
+}
+
+async fn open_stream(gw: &TestGateway, body: &serde_json::Value) -> Conn {
+    let auth = format!("Bearer {KEY}");
+    Conn::open(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[("authorization", &auth)],
+        body.to_string().as_bytes(),
+    )
+    .await
+}
+
+/// Two providers: `first` (priority 0) and `second` (priority 1), both serving gpt-4o-mini.
+async fn pair(extra_first: &str, routing: &str) -> (MockProvider, MockProvider, TestGateway) {
+    let a = mock("first").await;
+    let b = mock("second").await;
+    let yaml = format!(
+        "{routing}providers:\n{}{}{}",
+        provider(
+            "first",
+            &a.base_url(),
+            "[gpt-4o-mini]",
+            &format!(
+                "priority: 0{}{extra_first}",
+                if extra_first.is_empty() { "" } else { ", " }
+            )
+        ),
+        provider("second", &b.base_url(), "[gpt-4o-mini]", "priority: 1"),
+        keys()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    (a, b, gw)
+}
+
+#[tokio::test]
+async fn lower_priority_is_tried_first() {
+    let (a, b, gw) = pair("", "").await;
+    for _ in 0..5 {
+        let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
+        assert_eq!(
+            r.json()["choices"][0]["message"]["content"],
+            "Hello from first!"
+        );
+    }
+    assert_eq!((a.requests().len(), b.requests().len()), (5, 0));
+}
+
+#[tokio::test]
+async fn status_429_5xx_and_resets_fall_back_to_the_next_provider_with_the_whole_body() {
+    let (a, b, gw) = pair("", "").await;
+    let big = "word ".repeat(200_000);
+    let body = json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": big}]});
+    let reset = Behavior {
+        reset: Reset::BeforeHeader,
+        ..Behavior::default()
+    };
+    for failure in [
+        Behavior::status(429),
+        Behavior::status(500),
+        Behavior::status(503),
+        reset.clone(),
+    ] {
+        a.push(failure.clone());
+        if failure.reset == Reset::BeforeHeader {
+            // A reset on a reused keep-alive connection looks exactly like the provider having
+            // closed it while idle, so tollgate first retries that provider once on a new
+            // connection; the second reset is the provider's real failure.
+            a.push(reset.clone());
+        }
+        let r = chat(gw.addr, KEY, &body).await;
+        assert_eq!(r.status, 200, "after {failure:?}: {}", r.text());
+        assert_eq!(
+            r.json()["choices"][0]["message"]["content"],
+            "Hello from second!"
+        );
+    }
+    assert_eq!(a.requests().len(), 5);
+    assert_eq!(b.requests().len(), 4);
+    for req in b.requests() {
+        assert_eq!(
+            req.body.len(),
+            body.to_string().len(),
+            "the whole body is resent"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_streaming_request_falls_back_before_the_first_byte() {
+    let (a, _b, gw) = pair("", "").await;
+    a.push(Behavior::status(502));
+    let r = open_stream(&gw, &streaming("gpt-4o-mini"))
+        .await
+        .finish()
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains(" second!"), "{}", r.text());
+    assert!(r.text().ends_with("data: [DONE]\n\n"));
+}
+
+#[tokio::test]
+async fn a_refused_connection_falls_back_and_all_refused_is_503() {
+    let dead = format!("http://127.0.0.1:{}/v1", free_port());
+    let b = mock("second").await;
+    let yaml = format!(
+        "providers:\n{}{}{}",
+        provider("dead", &dead, "[gpt-4o-mini, only-dead]", "priority: 0"),
+        provider("second", &b.base_url(), "[gpt-4o-mini]", "priority: 1"),
+        keys()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "Hello from second!"
+    );
+
+    let r = chat(gw.addr, KEY, &hello("only-dead")).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(
+        r.json(),
+        json!({"error": {"message": "could not connect to provider `dead`", "type": "server_error",
+               "param": null, "code": "no_provider_available"}})
+    );
+}
+
+#[tokio::test]
+async fn attempts_are_capped_and_the_last_providers_error_is_passed_through() {
+    let a = mock("a").await;
+    let yaml = format!(
+        "routing: {{ max_attempts: 2 }}\nproviders:\n{}{}",
+        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
+        keys()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    a.set_default(Behavior::status(429));
+    let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(a.requests().len(), 2, "one provider, two attempts");
+
+    // A single provider that fails once is retried and succeeds.
+    a.set_default(Behavior::default());
+    a.push(Behavior::status(500));
+    let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(a.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn a_first_byte_timeout_moves_on_and_when_all_time_out_the_client_gets_504() {
+    let (a, b, gw) = pair(
+        "timeouts: { first_byte: 300ms }",
+        "routing: { max_attempts: 2 }\n",
+    )
+    .await;
+    a.push(Behavior {
+        header_delay: Duration::from_secs(3),
+        ..Behavior::default()
+    });
+    let started = Instant::now();
+    let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "Hello from second!"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "did not wait for the slow provider"
+    );
+
+    a.push(Behavior {
+        header_delay: Duration::from_secs(3),
+        ..Behavior::default()
+    });
+    // Two resets: the first one on a reused connection is retried on a fresh one (see above).
+    b.push(Behavior {
+        reset: Reset::BeforeHeader,
+        ..Behavior::default()
+    });
+    b.push(Behavior {
+        reset: Reset::BeforeHeader,
+        ..Behavior::default()
+    });
+    let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
+    assert_eq!(
+        r.status,
+        502,
+        "the last attempt's failure decides: {}",
+        r.text()
+    );
+    assert_eq!(
+        r.json()["error"]["message"],
+        "provider `second` broke the connection"
+    );
+
+    let slow_only = {
+        let c = mock("slow").await;
+        c.set_default(Behavior {
+            header_delay: Duration::from_secs(3),
+            ..Behavior::default()
+        });
+        c
+    };
+    let yaml = format!(
+        "routing: {{ max_attempts: 2 }}\nproviders:\n{}{}",
+        provider(
+            "slow",
+            &slow_only.base_url(),
+            "[gpt-4o-mini]",
+            "timeouts: { first_byte: 200ms }"
+        ),
+        keys()
+    );
+    let gw2 = TestGateway::start(&yaml).await;
+    let r = chat(gw2.addr, KEY, &hello("gpt-4o-mini")).await;
+    assert_eq!(r.status, 504);
+    assert_eq!(
+        r.json(),
+        json!({"error": {"message": "provider `slow` sent no response header in time", "type": "server_error",
+               "param": null, "code": "upstream_timeout"}})
+    );
+}
+
+#[tokio::test]
+async fn a_broken_answer_is_502() {
+    let a = mock("a").await;
+    a.set_default(Behavior {
+        raw: Some(("text/html".into(), "<html>oops</html>".into())),
+        ..Behavior::default()
+    });
+    let yaml = format!(
+        "providers:\n{}{}",
+        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
+        keys()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
+    assert_eq!(r.status, 502);
+    assert_eq!(
+        r.json(),
+        json!({"error": {"message": "provider `a` answered with a body that is not JSON", "type": "server_error",
+               "param": null, "code": "bad_upstream_response"}})
+    );
+}
+
+const CUT_TAIL: &str = "data: {\"error\":{\"message\":\"The provider ended the stream before it was complete\",\"type\":\"server_error\",\"param\":null,\"code\":\"bad_upstream_response\"}}\n\ndata: [DONE]\n\n";
+
+#[tokio::test]
+async fn failures_after_the_first_byte_end_the_stream_with_an_error_event() {
+    let (a, b, gw) = pair("timeouts: { idle: 400ms }", "").await;
+
+    // The provider resets the connection after the first content event.
+    a.push(Behavior {
+        reset: Reset::AfterFirstEvent,
+        ..Behavior::default()
+    });
+    let r = open_stream(&gw, &streaming("gpt-4o-mini"))
+        .await
+        .finish()
+        .await;
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    assert!(text.contains("\"content\":\"Hello\""), "{text}");
+    assert!(
+        text.ends_with("data: {\"error\":{\"message\":\"provider `first` broke the connection\",\"type\":\"server_error\",\"param\":null,\"code\":\"bad_upstream_response\"}}\n\ndata: [DONE]\n\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+
+    // The provider closes cleanly but without [DONE].
+    a.push(Behavior {
+        cut_stream: true,
+        ..Behavior::default()
+    });
+    let r = open_stream(&gw, &streaming("gpt-4o-mini"))
+        .await
+        .finish()
+        .await;
+    assert!(r.text().ends_with(CUT_TAIL), "{}", r.text());
+
+    // The provider goes quiet for longer than the idle timeout.
+    let hold = Arc::new(Semaphore::new(0));
+    a.push(Behavior {
+        hold_after_first: Some(hold.clone()),
+        ..Behavior::default()
+    });
+    let started = Instant::now();
+    let r = open_stream(&gw, &streaming("gpt-4o-mini"))
+        .await
+        .finish()
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        r.text().ends_with("data: {\"error\":{\"message\":\"provider `first` sent no data in time\",\"type\":\"server_error\",\"param\":null,\"code\":\"upstream_timeout\"}}\n\ndata: [DONE]\n\n"),
+        "{}",
+        r.text()
+    );
+    hold.add_permits(1);
+    assert_eq!(
+        b.requests().len(),
+        0,
+        "no fallback once the stream has started"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_stream_finish_then_exits() {
+    let a = mock("a").await;
+    let hold = Arc::new(Semaphore::new(0));
+    a.push(Behavior {
+        hold_after_first: Some(hold.clone()),
+        ..Behavior::default()
+    });
+    let yaml = format!(
+        "providers:\n{}{}",
+        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
+        keys()
+    );
+    let mut gw = TestGateway::start(&yaml).await;
+
+    let mut conn = open_stream(&gw, &streaming("gpt-4o-mini")).await;
+    conn.read_until("\"content\":\"Hello\"").await;
+    gw.signal("TERM");
+    // Draining: not ready any more, and new connections are refused.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while http_probe(&gw).await == Some(200) {
+        assert!(Instant::now() < deadline, "readyz still 200 while draining");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        tokio::net::TcpStream::connect(gw.addr).await.is_err(),
+        "listener closed while draining"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    hold.add_permits(1);
+    let rest = String::from_utf8(conn.body().await).unwrap();
+    assert!(
+        rest.ends_with("data: [DONE]\n\n"),
+        "the stream finished: {rest}"
+    );
+    assert_eq!(gw.wait_exit(Duration::from_secs(5)).await, Some(0));
+}
+
+async fn http_probe(gw: &TestGateway) -> Option<u16> {
+    common::http::probe(gw.admin, "/readyz").await
+}
