@@ -316,7 +316,7 @@ data: [DONE]\n\n";
         let tail = t.fail(ErrorKind::BadUpstream, "upstream closed");
         assert_eq!(
             &tail[..],
-            &b"data: {\"error\":{\"code\":\"bad_upstream_response\",\"message\":\"upstream closed\",\"param\":null,\"type\":\"server_error\"}}\n\ndata: [DONE]\n\n"[..]
+            &b"data: {\"error\":{\"message\":\"upstream closed\",\"type\":\"server_error\",\"param\":null,\"code\":\"bad_upstream_response\"}}\n\ndata: [DONE]\n\n"[..]
         );
     }
 

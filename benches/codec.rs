@@ -1,0 +1,78 @@
+//! Per-request and per-chunk costs of the OpenAI codec on the passthrough path.
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+use tollgate::dialect::openai::{probe_request, request_for, ChatPassthrough};
+use tollgate::dialect::sse::EventSplitter;
+use tollgate::dialect::stream::StreamTranslator;
+
+fn chat_body(bytes: usize) -> Bytes {
+    let text = "lorem ipsum ".repeat(bytes / 12);
+    Bytes::from(
+        serde_json::json!({"model": "gpt-4o", "stream": true,
+            "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": text}]})
+        .to_string(),
+    )
+}
+
+fn stream_bytes(events: usize) -> Bytes {
+    let mut s = String::new();
+    for i in 0..events {
+        s.push_str(&format!(
+            "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o-2024-08-06\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" token{i}\"}},\"finish_reason\":null}}],\"usage\":null}}\n\n"
+        ));
+    }
+    s.push_str("data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o-2024-08-06\",\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":100,\"total_tokens\":110}}\n\ndata: [DONE]\n\n");
+    Bytes::from(s)
+}
+
+fn request_path(c: &mut Criterion) {
+    let mut g = c.benchmark_group("request");
+    for size in [1_000usize, 100_000, 1_000_000] {
+        let body = chat_body(size);
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_with_input(BenchmarkId::new("probe", size), &body, |b, body| {
+            b.iter(|| probe_request(black_box(body)))
+        });
+        let req = probe_request(&body).unwrap_or_else(|e| panic!("{e:?}"));
+        g.bench_with_input(BenchmarkId::new("rename", size), &body, |b, body| {
+            b.iter(|| request_for(black_box(body), &req, "gpt-4o-2024-08-06"))
+        });
+    }
+    g.finish();
+}
+
+fn stream_path(c: &mut Criterion) {
+    let input = stream_bytes(100);
+    // Providers' chunk boundaries fall anywhere: feed 97-byte pieces.
+    let pieces: Vec<Bytes> = input.chunks(97).map(Bytes::copy_from_slice).collect();
+    let mut g = c.benchmark_group("stream");
+    g.throughput(Throughput::Bytes(input.len() as u64));
+    g.bench_function("split_events", |b| {
+        b.iter(|| {
+            let mut s = EventSplitter::new();
+            for p in &pieces {
+                black_box(s.push(p.clone()));
+            }
+        })
+    });
+    for (name, rename) in [
+        ("passthrough", None),
+        ("passthrough_rename", Some("gpt-4o")),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut t = ChatPassthrough::new(rename);
+                for p in &pieces {
+                    black_box(t.push(p.clone()));
+                }
+                black_box(t.finish())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, request_path, stream_path);
+criterion_main!(benches);

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Load benchmark: wrk straight at the mock provider, then through tollgate, in the same run,
+# non-streaming and streaming. Everything runs on loopback; each wrk run is bounded in time.
+#
+#   benches/load.sh [DURATION] [CONNECTIONS]      (defaults: 10s, 32)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-10s}
+conns=${2:-32}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+scripts/deps
+cargo build --release --locked --bin tollgate --bin tollgate-mock
+
+work=$(mktemp -d)
+mock_port=19000; gw_port=18080; admin_port=19090
+target/release/tollgate-mock --listen 127.0.0.1:$mock_port 2>"$work/mock.log" &
+mock=$!
+cat >"$work/bench.yaml" <<YAML
+listen: 127.0.0.1:$gw_port
+admin_listen: 127.0.0.1:$admin_port
+server: { threads: 2, grace_period: 1s }
+providers:
+  - { name: mock, dialect: openai, base_url: "http://127.0.0.1:$mock_port/v1", models: [gpt-4o-mini] }
+keys:
+  - { key: sk-bench, name: bench }
+YAML
+RUST_LOG=warn target/release/tollgate serve -c "$work/bench.yaml" 2>"$work/tollgate.log" &
+gw=$!
+trap 'kill $gw $mock 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$admin_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+for stream in false true; do
+  cat >"$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-bench"
+wrk.body = '{"model":"gpt-4o-mini","stream":$stream,"messages":[{"role":"user","content":"Write one short sentence about gateways."}]}'
+LUA
+  for target in "mock http://127.0.0.1:$mock_port" "tollgate http://127.0.0.1:$gw_port"; do
+    set -- $target
+    out=$(wrk -t2 -c"$conns" -d"$duration" --latency -s "$work/post.lua" "$2/v1/chat/completions")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+    errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)
+    printf 'stream=%-5s %-8s %10s req/s   p50 %8s   p99 %8s   %s\n' "$stream" "$1" "$rps" "$p50" "$p99" "$errors"
+  done
+done
