@@ -128,6 +128,13 @@ impl ProxyHttp for Gateway {
         Ok(true)
     }
 
+    /// What Pingora's own error log says about a request: the path without its query, which
+    /// may carry a `key=`.
+    fn request_summary(&self, session: &Session, _ctx: &RequestCtx) -> String {
+        let req = session.req_header();
+        format!("{} {}", req.method, req.uri.path())
+    }
+
     /// Never reached: `request_filter` answers every request.
     async fn upstream_peer(
         &self,
