@@ -9,7 +9,7 @@ duration=${1:-10s}
 conns=${2:-32}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
 scripts/deps
-cargo build --release --locked --bin tollgate --bin tollgate-mock
+cargo build --release --locked --workspace --bins
 
 work=$(mktemp -d)
 mock_port=19000; gw_port=18080; admin_port=19090

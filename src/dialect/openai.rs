@@ -1,7 +1,7 @@
 //! OpenAI Chat Completions (reference: dialects.md §1.A, §2.A, §4).
 
 use super::errors::{openai_body, ErrorKind};
-use super::json::{span_within, splice, string_literal, top_level_span, top_level_spans};
+use super::json::{span_within, splice, string_literal, top_level_spans};
 use super::sse::{parse_event, EventSplitter, Events};
 use super::stream::{StreamEnd, StreamTranslator};
 use super::usage::Usage;
@@ -124,8 +124,11 @@ impl ChatPassthrough {
             self.saw_done = true;
             return None;
         }
-        let mentions_usage = memchr::memmem::find(data, b"\"usage\"").is_some();
-        if self.client_model.is_none() && !mentions_usage && !data.starts_with(b"{\"error\"") {
+        // Most events need no parse at all: with `include_usage` every chunk carries
+        // `"usage":null`, and only the last one an object.
+        let has_usage = has_object_member(data, b"\"usage\"");
+        let maybe_error = memchr::memmem::find(data, b"\"error\"").is_some();
+        if self.client_model.is_none() && !has_usage && !maybe_error {
             return None;
         }
         let [model, usage, error] = top_level_spans(data, ["model", "usage", "error"])?;
@@ -198,14 +201,33 @@ impl StreamTranslator for ChatPassthrough {
     }
 }
 
-/// Whether a body is a JSON object with a top-level `error` member.
-pub fn is_error_body(body: &[u8]) -> bool {
-    top_level_span(body, "error").is_some()
+/// Whether `data` has a `"key": {` anywhere: a cheap test before parsing for an object value.
+fn has_object_member(data: &[u8], key: &[u8]) -> bool {
+    let skip_ws = |s: &[u8]| {
+        s.iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(s.len())
+    };
+    memchr::memmem::find_iter(data, key).any(|at| {
+        let rest = &data[at + key.len()..];
+        let rest = &rest[skip_ws(rest)..];
+        match rest.strip_prefix(b":") {
+            Some(value) => value.get(skip_ws(value)) == Some(&b'{'),
+            None => false,
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_members_are_told_from_nulls_cheaply() {
+        assert!(has_object_member(br#"{"usage" : {"a":1}}"#, b"\"usage\""));
+        assert!(!has_object_member(br#"{"usage":null}"#, b"\"usage\""));
+        assert!(!has_object_member(br#"{"usage"}"#, b"\"usage\""));
+    }
 
     #[test]
     fn probe_reads_model_and_stream() {

@@ -90,15 +90,3 @@ pub async fn handle(
         }
     }
 }
-
-/// `GET /v1/models`: the models this key may use.
-pub async fn list_models(
-    shared: &Shared,
-    session: &mut Session,
-    key: &ApiKey,
-) -> Result<(), Failure> {
-    let body = openai::models_list(shared.router.listed_models().filter(|m| key.allows(m)));
-    respond::whole(session, 200, "application/json", &[], body)
-        .await
-        .map_err(|_| Failure::ClientGone)
-}

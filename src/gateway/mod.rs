@@ -8,6 +8,7 @@
 mod body;
 mod chat;
 mod ctx;
+mod models;
 mod relay;
 mod respond;
 mod route;
@@ -92,7 +93,7 @@ impl Gateway {
 
         match route {
             Route::ChatCompletions => chat::handle(&self.shared, session, ctx, &key).await,
-            Route::ListModels => chat::list_models(&self.shared, session, &key).await,
+            Route::ListModels => models::list(&self.shared, session, &key).await,
         }
     }
 }
