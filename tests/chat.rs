@@ -462,3 +462,83 @@ async fn a_providers_own_4xx_passes_through_but_its_auth_failure_does_not() {
     );
     assert!(!r.text().contains("sk-up"));
 }
+
+#[tokio::test]
+async fn a_head_preflight_gets_headers_only_and_the_connection_stays_usable() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_m, gw) = one_provider("").await;
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"HEAD / HTTP/1.1\r\nhost: t\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut tmp = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut tmp).await.unwrap();
+        assert!(n > 0);
+        head.extend_from_slice(&tmp[..n]);
+    }
+    let text = String::from_utf8(head.clone()).unwrap();
+    assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\n"),
+        "no body after a HEAD answer: {text:?}"
+    );
+    let auth = format!("authorization: Bearer {KEY}\r\n");
+    s.write_all(format!("GET /v1/models HTTP/1.1\r\nhost: t\r\n{auth}\r\n").as_bytes())
+        .await
+        .unwrap();
+    let r = Conn::read_head(s, Vec::new()).await.finish().await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["object"], "list");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_mid_stream_releases_its_request() {
+    let m = mock("alpha").await;
+    let hold = Arc::new(Semaphore::new(0));
+    let long_reply = "word ".repeat(400).trim_end().to_string();
+    m.push(Behavior {
+        hold_after_first: Some(hold.clone()),
+        event_delay: Duration::from_millis(2),
+        reply: Some(long_reply),
+        ..Behavior::default()
+    });
+    let yaml = format!(
+        "providers:\n{}{}",
+        provider("alpha", &m.base_url(), "[gpt-4o-mini]", ""),
+        keys()
+    );
+    let mut gw = TestGateway::start(&yaml).await;
+    let mut body = hello("gpt-4o-mini");
+    body["stream"] = json!(true);
+    let auth = format!("Bearer {KEY}");
+    let mut conn = Conn::open(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[("authorization", &auth)],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    conn.read_until("\"content\":\"word\"").await;
+    drop(conn);
+    hold.add_permits(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !gw
+        .log()
+        .contains("failure=\"client disconnected mid-stream\"")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway never noticed:\n{}",
+            gw.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Nothing is left in flight: a graceful stop exits at once instead of waiting out the grace period.
+    gw.signal("TERM");
+    let started = std::time::Instant::now();
+    assert_eq!(gw.wait_exit(Duration::from_secs(5)).await, Some(0));
+    assert!(started.elapsed() < Duration::from_secs(3));
+}

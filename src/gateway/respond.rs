@@ -21,6 +21,10 @@ pub async fn whole(
     for (k, v) in extra {
         h.insert_header(*k, v.as_str())?;
     }
+    // A HEAD answer has the GET answer's headers and no body (Claude Code's preflight is one).
+    if session.req_header().method == http::Method::HEAD {
+        return session.write_response_header(Box::new(h), true).await;
+    }
     session.write_response_header(Box::new(h), false).await?;
     session.write_response_body(Some(body), true).await
 }

@@ -41,7 +41,11 @@ pub fn dialect_of_path(path: &str) -> Dialect {
 
 /// Matches a request line to a route; unknown paths are 404, known paths with another method 405.
 pub fn resolve(method: &Method, path: &str) -> Result<(Route, Dialect), GatewayError> {
-    let path = path.strip_suffix('/').unwrap_or(path);
+    let path = if path.len() > 1 {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    };
     let (route, allowed) = match path {
         "/v1/chat/completions" => (Route::ChatCompletions, Method::POST),
         "/v1/models" => (Route::ListModels, Method::GET),
@@ -93,5 +97,9 @@ mod tests {
             Dialect::Gemini
         );
         assert_eq!(dialect_of_path("/anything"), Dialect::OpenAiChat);
+        assert_eq!(
+            resolve(&Method::HEAD, "/").unwrap_err().message,
+            "Invalid URL (HEAD /)"
+        );
     }
 }
