@@ -3,6 +3,10 @@
 # non-streaming and streaming. Everything runs on loopback; each wrk run is bounded in time.
 #
 #   benches/load.sh [DURATION] [CONNECTIONS]      (defaults: 10s, 32)
+#
+# Each case runs with one connection (the latency tollgate adds to a request) and with
+# CONNECTIONS connections (throughput under load). On a small machine wrk, the mock and tollgate
+# share the cores, so compare the two rows of a case, not the numbers across machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10s}
@@ -36,13 +40,16 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer sk-bench"
 wrk.body = '{"model":"gpt-4o-mini","stream":$stream,"messages":[{"role":"user","content":"Write one short sentence about gateways."}]}'
 LUA
+  for c in 1 "$conns"; do
   for target in "mock http://127.0.0.1:$mock_port" "tollgate http://127.0.0.1:$gw_port"; do
     set -- $target
-    out=$(wrk -t2 -c"$conns" -d"$duration" --latency -s "$work/post.lua" "$2/v1/chat/completions")
+    threads=$(( c < 2 ? 1 : 2 ))
+    out=$(wrk -t"$threads" -c"$c" -d"$duration" --latency -s "$work/post.lua" "$2/v1/chat/completions")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1=="50%" {print $2}' <<<"$out")
     p99=$(awk '$1=="99%" {print $2}' <<<"$out")
     errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)
-    printf 'stream=%-5s %-8s %10s req/s   p50 %8s   p99 %8s   %s\n' "$stream" "$1" "$rps" "$p50" "$p99" "$errors"
+    printf 'stream=%-5s conns=%-3s %-8s %10s req/s   p50 %8s   p99 %8s   %s\n' "$stream" "$c" "$1" "$rps" "$p50" "$p99" "$errors"
+  done
   done
 done
