@@ -51,9 +51,9 @@ fn stream_path(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(input.len() as u64));
     g.bench_function("split_events", |b| {
         b.iter(|| {
-            let mut s = EventSplitter::new();
+            let mut s = EventSplitter::default();
             for p in &pieces {
-                black_box(s.push(p.clone()));
+                let _ = black_box(s.push(p.clone()));
             }
         })
     });
@@ -63,9 +63,9 @@ fn stream_path(c: &mut Criterion) {
     ] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let mut t = ChatPassthrough::new(rename);
+                let mut t = ChatPassthrough::new(rename, 1 << 20);
                 for p in &pieces {
-                    black_box(t.push(p.clone()));
+                    let _ = black_box(t.push(p.clone()));
                 }
                 black_box(t.finish())
             })

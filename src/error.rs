@@ -23,6 +23,8 @@ pub struct GatewayError {
     pub retryable: bool,
     /// The provider's answer, passed through to the client when it is the final error.
     pub reply: Option<ProviderReply>,
+    /// The provider's HTTP status, when the error is its answer.
+    pub upstream_status: Option<u16>,
     /// Headers the client must see with this error (`allow`, `retry-after`).
     pub headers: Vec<(&'static str, String)>,
 }
@@ -34,6 +36,7 @@ impl GatewayError {
             message: message.into(),
             retryable: false,
             reply: None,
+            upstream_status: None,
             headers: Vec::new(),
         }
     }

@@ -14,6 +14,11 @@ use std::time::Duration;
 
 /// Builds the server for `config` and runs it until SIGTERM (drain) or SIGINT (immediate).
 pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
+    // Pingora binds listeners inside its services and panics there on failure, leaving the
+    // process up with nothing listening; an address already taken is reported here instead.
+    for addr in config.listen.iter().chain(config.admin_listen.iter()) {
+        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    }
     let conf = ServerConf {
         threads: config.server.threads,
         // Pingora sleeps this long after SIGTERM before stopping its runtimes; the drain
@@ -40,7 +45,10 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     server.add_service(api);
 
     if let Some(addr) = config.admin_listen {
-        let mut admin = Service::new("tollgate admin".to_string(), Admin::new(inflight.clone()));
+        let mut admin = Service::new(
+            "tollgate admin".to_string(),
+            Admin::new(inflight.clone(), config.listen[0]),
+        );
         admin.threads = Some(1);
         admin.add_tcp(&addr.to_string());
         server.add_service(admin);

@@ -57,12 +57,12 @@ proptest! {
         let input = render(&events, eol).into_bytes();
         let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
         points.sort_unstable();
-        let mut splitter = EventSplitter::new();
+        let mut splitter = EventSplitter::default();
         let mut out = Vec::new();
         let mut parsed = Vec::new();
         let mut prev = 0;
         for p in points.into_iter().chain(std::iter::once(input.len())) {
-            if let Some(run) = splitter.push(Bytes::copy_from_slice(&input[prev..p])) {
+            if let Some(run) = splitter.push(Bytes::copy_from_slice(&input[prev..p])).unwrap() {
                 out.extend_from_slice(&run);
                 for ev in Events::new(run) {
                     if let Some(e) = parse_event(&ev) {
@@ -84,7 +84,7 @@ proptest! {
         chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..8),
         rename in any::<bool>(),
     ) {
-        let mut t = ChatPassthrough::new(rename.then_some("gpt-4o"));
+        let mut t = ChatPassthrough::new(rename.then_some("gpt-4o"), 1 << 12);
         for c in &chunks {
             let _ = t.push(Bytes::copy_from_slice(c));
             let _ = probe_request(c);
@@ -98,7 +98,7 @@ proptest! {
     #[test]
     fn json_shaped_noise_never_panics(s in r#"[{}\[\]":,a-z0-9 \\nul-]{0,120}"#) {
         let _ = probe_request(s.as_bytes());
-        let mut t = ChatPassthrough::new(Some("gpt-4o"));
+        let mut t = ChatPassthrough::new(Some("gpt-4o"), 1 << 12);
         let _ = t.push(Bytes::from(format!("data: {s}\n\n")));
         let _ = answer_for_client(Bytes::from(s), Some("m"));
     }

@@ -4,34 +4,12 @@
 
 mod common;
 
-use common::http::{chat, Conn};
+use common::http::chat;
 use common::*;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
-
-fn hello(model: &str) -> serde_json::Value {
-    json!({"model": model, "messages": [{"role": "user", "content": "say hi please"}]})
-}
-
-fn streaming(model: &str) -> serde_json::Value {
-    let mut b = hello(model);
-    b["stream"] = json!(true);
-    b
-}
-
-async fn open_stream(gw: &TestGateway, body: &serde_json::Value) -> Conn {
-    let auth = format!("Bearer {KEY}");
-    Conn::open(
-        gw.addr,
-        "POST",
-        "/v1/chat/completions",
-        &[("authorization", &auth)],
-        body.to_string().as_bytes(),
-    )
-    .await
-}
 
 /// Two providers: `first` (priority 0) and `second` (priority 1), both serving gpt-4o-mini.
 async fn pair(extra_first: &str, routing: &str) -> (MockProvider, MockProvider, TestGateway) {
@@ -143,7 +121,7 @@ async fn a_refused_connection_falls_back_and_all_refused_is_503() {
     assert_eq!(r.status, 503);
     assert_eq!(
         r.json(),
-        json!({"error": {"message": "could not connect to provider `dead`", "type": "server_error",
+        json!({"error": {"message": "could not connect to the provider", "type": "server_error",
                "param": null, "code": "no_provider_available"}})
     );
 }
@@ -157,10 +135,10 @@ async fn attempts_are_capped_and_the_last_providers_error_is_passed_through() {
         keys()
     );
     let gw = TestGateway::start(&yaml).await;
-    a.set_default(Behavior::status(429));
+    a.set_default(Behavior::status(500));
     let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
-    assert_eq!(r.status, 429);
-    assert_eq!(r.json()["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(r.status, 500);
+    assert_eq!(r.json()["error"]["type"], "server_error");
     assert_eq!(a.requests().len(), 2, "one provider, two attempts");
 
     // A single provider that fails once is retried and succeeds.
@@ -169,6 +147,18 @@ async fn attempts_are_capped_and_the_last_providers_error_is_passed_through() {
     let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
     assert_eq!(r.status, 200);
     assert_eq!(a.requests().len(), 4);
+
+    // A provider that rate-limits the gateway is not asked again within the same request:
+    // the client gets the provider's own 429.
+    a.push(Behavior::status(429));
+    let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.json(),
+        json!({"error": {"message": "Rate limit reached for requests. Please try again in 1s.",
+               "type": "requests", "param": null, "code": "rate_limit_exceeded"}})
+    );
+    assert_eq!(a.requests().len(), 5);
 }
 
 #[tokio::test]
@@ -216,7 +206,7 @@ async fn a_first_byte_timeout_moves_on_and_when_all_time_out_the_client_gets_504
     );
     assert_eq!(
         r.json()["error"]["message"],
-        "provider `second` broke the connection"
+        "the connection to the provider broke"
     );
 
     let slow_only = {
@@ -242,7 +232,7 @@ async fn a_first_byte_timeout_moves_on_and_when_all_time_out_the_client_gets_504
     assert_eq!(r.status, 504);
     assert_eq!(
         r.json(),
-        json!({"error": {"message": "provider `slow` sent no response header in time", "type": "server_error",
+        json!({"error": {"message": "the provider sent no response header in time", "type": "server_error",
                "param": null, "code": "upstream_timeout"}})
     );
 }
@@ -264,7 +254,7 @@ async fn a_broken_answer_is_502() {
     assert_eq!(r.status, 502);
     assert_eq!(
         r.json(),
-        json!({"error": {"message": "provider `a` answered with a body that is not JSON", "type": "server_error",
+        json!({"error": {"message": "the provider answered with a body that is not JSON", "type": "server_error",
                "param": null, "code": "bad_upstream_response"}})
     );
 }
@@ -288,7 +278,7 @@ async fn failures_after_the_first_byte_end_the_stream_with_an_error_event() {
     let text = r.text();
     assert!(text.contains("\"content\":\"Hello\""), "{text}");
     assert!(
-        text.ends_with("data: {\"error\":{\"message\":\"provider `first` broke the connection\",\"type\":\"server_error\",\"param\":null,\"code\":\"bad_upstream_response\"}}\n\ndata: [DONE]\n\n"),
+        text.ends_with("data: {\"error\":{\"message\":\"the connection to the provider broke\",\"type\":\"server_error\",\"param\":null,\"code\":\"bad_upstream_response\"}}\n\ndata: [DONE]\n\n"),
         "{text}"
     );
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
@@ -317,7 +307,7 @@ async fn failures_after_the_first_byte_end_the_stream_with_an_error_event() {
         .await;
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(
-        r.text().ends_with("data: {\"error\":{\"message\":\"provider `first` sent no data in time\",\"type\":\"server_error\",\"param\":null,\"code\":\"upstream_timeout\"}}\n\ndata: [DONE]\n\n"),
+        r.text().ends_with("data: {\"error\":{\"message\":\"the provider sent no data in time\",\"type\":\"server_error\",\"param\":null,\"code\":\"upstream_timeout\"}}\n\ndata: [DONE]\n\n"),
         "{}",
         r.text()
     );
@@ -373,4 +363,100 @@ async fn sigterm_lets_an_in_flight_stream_finish_then_exits() {
 
 async fn http_probe(gw: &TestGateway) -> Option<u16> {
     common::http::probe(gw.admin, "/readyz").await
+}
+
+#[tokio::test]
+async fn informational_answers_before_the_real_one_are_skipped() {
+    let a = mock("a").await;
+    a.set_default(Behavior {
+        early_hints: true,
+        ..Behavior::default()
+    });
+    let yaml = format!(
+        "providers:\n{}{}",
+        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
+        keys()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "Hello from a!"
+    );
+    let r = open_stream(&gw, &streaming("gpt-4o-mini"))
+        .await
+        .finish()
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().ends_with("data: [DONE]\n\n"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn the_stream_ends_at_done_even_when_the_provider_keeps_its_body_open() {
+    let a = mock("a").await;
+    a.set_default(Behavior {
+        linger_after_done: Duration::from_secs(5),
+        ..Behavior::default()
+    });
+    let yaml = format!(
+        "providers:\n{}{}",
+        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
+        keys()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let started = Instant::now();
+    let r = open_stream(&gw, &streaming("gpt-4o-mini"))
+        .await
+        .finish()
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the client waited for the provider's close"
+    );
+    let text = r.text();
+    assert!(text.ends_with(" a!\"},\"logprobs\":null,\"finish_reason\":null}]}\n\ndata: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o-mini\",\"service_tier\":\"default\",\"system_fingerprint\":null,\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"), "{text}");
+    assert!(!text.contains("\"error\""), "{text}");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_before_the_answer_cancels_the_exchange() {
+    use tokio::io::AsyncWriteExt;
+    let a = mock("a").await;
+    a.set_default(Behavior {
+        header_delay: Duration::from_secs(4),
+        ..Behavior::default()
+    });
+    let yaml = format!(
+        "providers:\n{}{}",
+        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
+        keys()
+    );
+    let mut gw = TestGateway::start(&yaml).await;
+    let body = hello("gpt-4o-mini").to_string();
+    let request = common::http::request_bytes(
+        "POST",
+        "/v1/chat/completions",
+        &[("authorization", &format!("Bearer {KEY}"))],
+        body.as_bytes(),
+    );
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(&request).await.unwrap();
+    a.wait_for_requests(1).await;
+    let left = Instant::now();
+    drop(s);
+    while !gw
+        .log()
+        .contains("failure=\"client disconnected before the answer\"")
+    {
+        assert!(
+            left.elapsed() < Duration::from_secs(3),
+            "the gateway kept waiting for the provider:\n{}",
+            gw.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Nothing is left in flight: SIGTERM exits at once, well before the provider would answer.
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(2)).await, Some(0));
 }

@@ -190,6 +190,11 @@ async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::R
     if !b.header_delay.is_zero() {
         tokio::time::sleep(b.header_delay).await;
     }
+    if b.early_hints {
+        stream
+            .write_all(b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n")
+            .await?;
+    }
     if let Some(key) = &state.config.api_key {
         if req.header("authorization") != Some(&format!("Bearer {key}")) {
             return write_whole(
@@ -268,6 +273,9 @@ async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::R
                 let _ = hold.acquire().await.map(|p| p.forget());
             }
         }
+    }
+    if !b.linger_after_done.is_zero() {
+        tokio::time::sleep(b.linger_after_done).await;
     }
     stream.write_all(b"0\r\n\r\n").await?;
     Ok(true)

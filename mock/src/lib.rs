@@ -49,6 +49,10 @@ pub struct Behavior {
     pub reply: Option<String>,
     /// Answer with exactly this content type and body instead (for broken providers).
     pub raw: Option<(String, Bytes)>,
+    /// Send `103 Early Hints` before the real answer.
+    pub early_hints: bool,
+    /// In a stream, wait this long after `data: [DONE]` before ending the body.
+    pub linger_after_done: Duration,
 }
 
 impl Default for Behavior {
@@ -63,6 +67,8 @@ impl Default for Behavior {
             cut_stream: false,
             reply: None,
             raw: None,
+            early_hints: false,
+            linger_after_done: Duration::ZERO,
         }
     }
 }

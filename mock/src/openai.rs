@@ -63,18 +63,25 @@ pub fn completion(model: &str, text: &str, prompt: u64) -> Value {
     })
 }
 
+/// The fields every chunk of a stream repeats; `choices` comes after them, as OpenAI orders it.
+fn chunk_envelope(model: &str) -> Value {
+    json!({
+        "id": "chatcmpl-mock",
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": model,
+        "service_tier": "default",
+        "system_fingerprint": null,
+        "choices": null
+    })
+}
+
 /// The events of a streamed answer, each a complete `data: …\n\n` frame, `[DONE]` last.
 pub fn stream_events(model: &str, text: &str, prompt: u64, include_usage: bool) -> Vec<String> {
     let chunk = |delta: Value, finish: Value| {
-        let mut c = json!({
-            "id": "chatcmpl-mock",
-            "object": "chat.completion.chunk",
-            "created": CREATED,
-            "model": model,
-            "service_tier": "default",
-            "system_fingerprint": null,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]
-        });
+        let mut c = chunk_envelope(model);
+        c["choices"] =
+            json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]);
         if include_usage {
             c["usage"] = Value::Null;
         }
@@ -94,16 +101,9 @@ pub fn stream_events(model: &str, text: &str, prompt: u64, include_usage: bool) 
     }
     out.push(chunk(json!({}), json!("stop")));
     if include_usage {
-        let u = json!({
-            "id": "chatcmpl-mock",
-            "object": "chat.completion.chunk",
-            "created": CREATED,
-            "model": model,
-            "service_tier": "default",
-            "system_fingerprint": null,
-            "choices": [],
-            "usage": usage(prompt, words(text))
-        });
+        let mut u = chunk_envelope(model);
+        u["choices"] = json!([]);
+        u["usage"] = usage(prompt, words(text));
         out.push(format!("data: {u}\n\n"));
     }
     out.push("data: [DONE]\n\n".into());

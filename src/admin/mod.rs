@@ -5,14 +5,48 @@ use async_trait::async_trait;
 use http::Response;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 pub struct Admin {
     inflight: Inflight,
+    /// The client listener, probed until it first accepts a connection.
+    api: SocketAddr,
+    api_up: AtomicBool,
 }
 
 impl Admin {
-    pub fn new(inflight: Inflight) -> Self {
-        Admin { inflight }
+    pub fn new(inflight: Inflight, api: SocketAddr) -> Self {
+        Admin {
+            inflight,
+            api,
+            api_up: AtomicBool::new(false),
+        }
+    }
+
+    /// Pingora binds the client listener in its own service, with no signal when it is done;
+    /// ready means it accepts connections, checked by connecting until it first does.
+    async fn api_accepts(&self) -> bool {
+        if self.api_up.load(Ordering::Acquire) {
+            return true;
+        }
+        let mut addr = self.api;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            });
+        }
+        let up = matches!(
+            tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr))
+                .await,
+            Ok(Ok(_))
+        );
+        if up {
+            self.api_up.store(true, Ordering::Release);
+        }
+        up
     }
 }
 
@@ -35,6 +69,7 @@ impl ServeHttp for Admin {
             // Ready to take traffic; fails as soon as a shutdown starts draining, so a load
             // balancer stops sending new requests while in-flight ones finish.
             "/readyz" if self.inflight.is_draining() => text(503, "draining"),
+            "/readyz" if !self.api_accepts().await => text(503, "starting"),
             "/readyz" => text(200, "ready"),
             _ => text(404, "not found"),
         }

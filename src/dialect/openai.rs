@@ -3,7 +3,7 @@
 use super::errors::{openai_body, ErrorKind};
 use super::json::{span_within, splice, string_literal, top_level_spans};
 use super::sse::{parse_event, EventSplitter, Events};
-use super::stream::{StreamEnd, StreamTranslator};
+use super::stream::{StreamEnd, StreamFault, StreamTranslator};
 use super::usage::Usage;
 use bytes::{BufMut, Bytes, BytesMut};
 use std::borrow::Cow;
@@ -106,9 +106,10 @@ pub struct ChatPassthrough {
 }
 
 impl ChatPassthrough {
-    pub fn new(client_model: Option<&str>) -> Self {
+    /// `max_event` bounds the bytes held for one unfinished event.
+    pub fn new(client_model: Option<&str>, max_event: usize) -> Self {
         Self {
-            splitter: EventSplitter::new(),
+            splitter: EventSplitter::new(max_event),
             client_model: client_model.map(string_literal),
             usage: None,
             saw_done: false,
@@ -144,25 +145,33 @@ impl ChatPassthrough {
                 let at = span_within(event, d).start;
                 splice(event, at + span.start..at + span.end, name.as_bytes())
             }
+            // Several `data:` lines: re-frame the renamed JSON, one `data:` field per line.
             Cow::Owned(d) => {
-                let mut out = BytesMut::with_capacity(d.len() + 16);
-                out.put_slice(b"data: ");
-                out.put_slice(&splice(d, span, name.as_bytes()));
-                out.put_slice(b"\n\n");
+                let renamed = splice(d, span, name.as_bytes());
+                let mut out = BytesMut::with_capacity(renamed.len() + 32);
+                if let Some(n) = parsed.name {
+                    out.put_slice(b"event: ");
+                    out.put_slice(n);
+                    out.put_slice(b"\n");
+                }
+                for line in renamed.split(|b| *b == b'\n') {
+                    out.put_slice(b"data: ");
+                    out.put_slice(line);
+                    out.put_slice(b"\n");
+                }
+                out.put_slice(b"\n");
                 out.freeze()
             }
         })
     }
-}
 
-impl StreamTranslator for ChatPassthrough {
-    fn push(&mut self, chunk: Bytes) -> Option<Bytes> {
-        let run = self.splitter.push(chunk)?;
+    /// Inspects (and renames) every event of a run.
+    fn relay_run(&mut self, run: Bytes) -> Bytes {
         if self.client_model.is_none() {
             for event in Events::new(run.clone()) {
                 self.inspect(&event);
             }
-            return Some(run);
+            return run;
         }
         let mut out = BytesMut::with_capacity(run.len() + 64);
         for event in Events::new(run) {
@@ -171,15 +180,39 @@ impl StreamTranslator for ChatPassthrough {
                 None => out.put_slice(&event),
             }
         }
-        Some(out.freeze())
+        out.freeze()
+    }
+}
+
+impl StreamTranslator for ChatPassthrough {
+    fn push(&mut self, chunk: Bytes) -> Result<Option<Bytes>, StreamFault> {
+        match self.splitter.push(chunk) {
+            Ok(run) => Ok(run.map(|run| self.relay_run(run))),
+            Err(e) => Err(StreamFault {
+                kind: ErrorKind::BadUpstream,
+                message: format!("The provider sent an event larger than {} bytes", e.limit),
+            }),
+        }
+    }
+
+    fn is_complete(&self) -> bool {
+        self.saw_done
     }
 
     fn finish(&mut self) -> StreamEnd {
+        // A last event without its blank line still counts; the client gets it properly ended.
+        let mut tail = self.splitter.take_partial().map(|partial| {
+            let mut out = BytesMut::from(&self.relay_run(partial)[..]);
+            out.put_slice(b"\n\n");
+            out
+        });
         if self.saw_done {
-            StreamEnd::Complete(None)
-        } else if self.saw_error && !self.splitter.has_partial() {
+            StreamEnd::Complete(tail.map(BytesMut::freeze))
+        } else if self.saw_error {
             self.saw_done = true;
-            StreamEnd::Complete(Some(Bytes::from_static(DONE_EVENT)))
+            let mut out = tail.take().unwrap_or_default();
+            out.put_slice(DONE_EVENT);
+            StreamEnd::Complete(Some(out.freeze()))
         } else {
             StreamEnd::Truncated
         }
@@ -301,7 +334,7 @@ data: [DONE]\n\n";
     fn run(t: &mut ChatPassthrough, input: &[u8], cut: usize) -> Vec<u8> {
         let mut out = Vec::new();
         for part in [&input[..cut], &input[cut..]] {
-            if let Some(b) = t.push(Bytes::copy_from_slice(part)) {
+            if let Some(b) = t.push(Bytes::copy_from_slice(part)).unwrap() {
                 out.extend_from_slice(&b);
             }
         }
@@ -311,7 +344,7 @@ data: [DONE]\n\n";
     #[test]
     fn passthrough_is_byte_exact_at_any_split() {
         for cut in 0..=STREAM.len() {
-            let mut t = ChatPassthrough::new(None);
+            let mut t = ChatPassthrough::new(None, 1 << 20);
             assert_eq!(run(&mut t, STREAM, cut), STREAM, "cut {cut}");
             assert_eq!(t.finish(), StreamEnd::Complete(None));
             assert_eq!(t.usage().unwrap().input_total, 2);
@@ -320,7 +353,7 @@ data: [DONE]\n\n";
 
     #[test]
     fn passthrough_renames_the_model_in_every_chunk() {
-        let mut t = ChatPassthrough::new(Some("gpt-4o"));
+        let mut t = ChatPassthrough::new(Some("gpt-4o"), 1 << 20);
         let out = run(&mut t, STREAM, 40);
         let expected = String::from_utf8(STREAM.to_vec())
             .unwrap()
@@ -331,9 +364,9 @@ data: [DONE]\n\n";
 
     #[test]
     fn a_cut_stream_is_reported_and_ends_with_an_error_and_done() {
-        let mut t = ChatPassthrough::new(None);
+        let mut t = ChatPassthrough::new(None, 1 << 20);
         let cut = STREAM.len() - DONE_EVENT.len() - 10;
-        t.push(Bytes::copy_from_slice(&STREAM[..cut]));
+        t.push(Bytes::copy_from_slice(&STREAM[..cut])).unwrap();
         assert_eq!(t.finish(), StreamEnd::Truncated);
         let tail = t.fail(ErrorKind::BadUpstream, "upstream closed");
         assert_eq!(
@@ -343,9 +376,53 @@ data: [DONE]\n\n";
     }
 
     #[test]
+    fn a_last_event_without_its_blank_line_still_completes_the_stream() {
+        let mut t = ChatPassthrough::new(None, 1 << 20);
+        let body = &STREAM[..STREAM.len() - 1];
+        let out = run(&mut t, body, 10);
+        assert!(!t.is_complete());
+        assert_eq!(
+            t.finish(),
+            StreamEnd::Complete(Some(Bytes::from_static(b"data: [DONE]\n\n\n")))
+        );
+        assert_eq!(
+            [&out[..], b"data: [DONE]\n\n\n"].concat()[..body.len()],
+            body[..]
+        );
+    }
+
+    #[test]
+    fn multi_line_events_keep_a_data_field_per_line_when_renamed() {
+        let mut t = ChatPassthrough::new(Some("gpt-4o"), 1 << 20);
+        let out = t
+            .push(Bytes::from_static(
+                b"data: {\"id\":\"c\",\"model\":\"up\",\ndata: \"choices\":[]}\n\n",
+            ))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            &out[..],
+            b"data: {\"id\":\"c\",\"model\":\"gpt-4o\",\ndata: \"choices\":[]}\n\n"
+        );
+    }
+
+    #[test]
+    fn done_marks_the_stream_complete_and_oversized_events_fail() {
+        let mut t = ChatPassthrough::new(None, 64);
+        t.push(Bytes::from_static(b"data: [DONE]\n\n")).unwrap();
+        assert!(t.is_complete());
+        let mut t = ChatPassthrough::new(None, 64);
+        let err = t.push(Bytes::from(vec![b'x'; 65])).unwrap_err();
+        assert_eq!(
+            err.message,
+            "The provider sent an event larger than 64 bytes"
+        );
+    }
+
+    #[test]
     fn an_upstream_error_event_is_terminal() {
-        let mut t = ChatPassthrough::new(None);
-        t.push(Bytes::from_static(b"data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n"));
+        let mut t = ChatPassthrough::new(None, 1 << 20);
+        t.push(Bytes::from_static(b"data: {\"error\":{\"message\":\"boom\",\"type\":\"server_error\",\"param\":null,\"code\":null}}\n\n")).unwrap();
         assert_eq!(
             t.finish(),
             StreamEnd::Complete(Some(Bytes::from_static(DONE_EVENT)))

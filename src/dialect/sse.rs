@@ -59,40 +59,64 @@ impl LineState {
 }
 
 /// Splits a byte stream into runs of complete events.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EventSplitter {
     carry: BytesMut,
     state: LineState,
+    max_event: usize,
+}
+
+/// An event grew past the splitter's limit without ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTooLarge {
+    pub limit: usize,
+}
+
+impl Default for EventSplitter {
+    fn default() -> Self {
+        Self::new(usize::MAX)
+    }
 }
 
 impl EventSplitter {
-    pub fn new() -> Self {
-        Self::default()
+    /// A splitter that holds at most `max_event` bytes of an unfinished event, so a provider
+    /// that never ends an event cannot grow the gateway's memory without bound.
+    pub fn new(max_event: usize) -> Self {
+        EventSplitter {
+            carry: BytesMut::new(),
+            state: LineState::default(),
+            max_event,
+        }
     }
 
     /// Feeds one chunk and returns every event it completes, as one run of bytes exactly as
     /// received. Bytes of an unfinished event are kept for the next call.
-    pub fn push(&mut self, mut chunk: Bytes) -> Option<Bytes> {
-        if self.carry.is_empty() {
-            let end = self.state.scan(&chunk, 0);
-            return match end {
+    pub fn push(&mut self, mut chunk: Bytes) -> Result<Option<Bytes>, EventTooLarge> {
+        let run = if self.carry.is_empty() {
+            match self.state.scan(&chunk, 0) {
                 Some(end) => {
                     let run = chunk.split_to(end);
-                    if !chunk.is_empty() {
-                        self.carry.extend_from_slice(&chunk);
-                    }
+                    self.carry.extend_from_slice(&chunk);
                     Some(run)
                 }
                 None => {
                     self.carry.extend_from_slice(&chunk);
                     None
                 }
-            };
+            }
+        } else {
+            let from = self.carry.len();
+            self.carry.extend_from_slice(&chunk);
+            self.state
+                .scan(&self.carry, from)
+                .map(|end| self.carry.split_to(end).freeze())
+        };
+        if self.carry.len() > self.max_event {
+            return Err(EventTooLarge {
+                limit: self.max_event,
+            });
         }
-        let from = self.carry.len();
-        self.carry.extend_from_slice(&chunk);
-        let end = self.state.scan(&self.carry, from)?;
-        Some(self.carry.split_to(end).freeze())
+        Ok(run)
     }
 
     /// Bytes of an event that never finished (the stream ended without its blank line).
@@ -214,12 +238,12 @@ mod tests {
     use super::*;
 
     fn split_all(input: &[u8], cuts: &[usize]) -> (Vec<u8>, Vec<Vec<u8>>) {
-        let mut s = EventSplitter::new();
+        let mut s = EventSplitter::default();
         let mut out = Vec::new();
         let mut events = Vec::new();
         let mut prev = 0;
         for &c in cuts.iter().chain(std::iter::once(&input.len())) {
-            if let Some(run) = s.push(Bytes::copy_from_slice(&input[prev..c])) {
+            if let Some(run) = s.push(Bytes::copy_from_slice(&input[prev..c])).unwrap() {
                 out.extend_from_slice(&run);
                 events.extend(Events::new(run).map(|e| e.to_vec()));
             }
@@ -233,12 +257,18 @@ mod tests {
 
     #[test]
     fn whole_events_pass_without_copy_and_tails_are_carried() {
-        let mut s = EventSplitter::new();
-        let run = s.push(Bytes::from_static(b"data: a\n\ndata: b")).unwrap();
+        let mut s = EventSplitter::default();
+        let run = s
+            .push(Bytes::from_static(b"data: a\n\ndata: b"))
+            .unwrap()
+            .unwrap();
         assert_eq!(&run[..], b"data: a\n\n");
         assert!(s.has_partial());
-        assert_eq!(s.push(Bytes::from_static(b"\n")), None);
-        let run = s.push(Bytes::from_static(b"\ndata: c\n\n")).unwrap();
+        assert_eq!(s.push(Bytes::from_static(b"\n")), Ok(None));
+        let run = s
+            .push(Bytes::from_static(b"\ndata: c\n\n"))
+            .unwrap()
+            .unwrap();
         assert_eq!(&run[..], b"data: b\n\ndata: c\n\n");
         assert!(!s.has_partial());
     }
@@ -286,6 +316,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_event_that_never_ends_is_bounded() {
+        let mut s = EventSplitter::new(10);
+        assert_eq!(s.push(Bytes::from_static(b"data: 1234")), Ok(None));
+        assert_eq!(
+            s.push(Bytes::from_static(b"5")),
+            Err(EventTooLarge { limit: 10 })
+        );
+        let mut s = EventSplitter::new(10);
+        assert!(s
+            .push(Bytes::from_static(b"data: a long but finished event\n\n"))
+            .is_ok());
     }
 
     #[test]

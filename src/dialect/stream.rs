@@ -17,11 +17,22 @@ pub enum StreamEnd {
     Truncated,
 }
 
+/// A provider stream that cannot be relayed any further.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamFault {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
 /// Converts a provider's stream into the client's, one chunk at a time.
 pub trait StreamTranslator: Send {
     /// Takes one chunk of the provider's body as it arrived and returns the bytes to send the
     /// client now. Only whole events are returned; a partial one is held for the next chunk.
-    fn push(&mut self, chunk: Bytes) -> Option<Bytes>;
+    fn push(&mut self, chunk: Bytes) -> Result<Option<Bytes>, StreamFault>;
+
+    /// Whether the dialect's terminal event has passed: the client's stream is complete even if
+    /// the provider has not closed its body yet.
+    fn is_complete(&self) -> bool;
 
     /// Called once when the provider's body has ended.
     fn finish(&mut self) -> StreamEnd;

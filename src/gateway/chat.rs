@@ -44,15 +44,21 @@ pub async fn handle(
     // Admission (rate, concurrency, token and balance limits) belongs here, before any
     // provider is contacted; its permit is released with the context on every exit path.
 
-    let reply = shared
-        .upstream
-        .send(
-            &candidates,
-            |p| openai::request_for(&body, &req, p.upstream_model(&req.model)),
-            req.stream,
-            &mut ctx.attempts,
-        )
-        .await?;
+    // A client that leaves while the provider thinks cancels the exchange, so the provider
+    // stops generating (and billing) an answer nobody will read.
+    let exchange = shared.upstream.send(
+        &candidates,
+        |p| openai::request_for(&body, &req, p.upstream_model(&req.model)),
+        req.stream,
+        &mut ctx.attempts,
+    );
+    let reply = tokio::select! {
+        reply = exchange => reply?,
+        () = relay::client_gone(session) => {
+            ctx.failure = Some("client disconnected before the answer".into());
+            return Err(Failure::ClientGone);
+        }
+    };
 
     match reply {
         Reply::Complete {
@@ -77,7 +83,10 @@ pub async fn handle(
         Reply::Streaming(exchange) => {
             ctx.provider = Some(exchange.provider.name.clone());
             let renamed = exchange.provider.upstream_model(&req.model) != req.model;
-            let mut translator = ChatPassthrough::new(renamed.then_some(req.model.as_str()));
+            let mut translator = ChatPassthrough::new(
+                renamed.then_some(req.model.as_str()),
+                shared.config.server.max_answer_bytes,
+            );
             relay::stream(
                 session,
                 ctx,

@@ -1,9 +1,10 @@
 //! Relaying a provider's event stream to the client, event by event, as it arrives.
 
 use super::ctx::RequestCtx;
+use crate::dialect::errors::ErrorKind;
 use crate::dialect::stream::{StreamEnd, StreamTranslator};
 use crate::upstream::Exchange;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use pingora::connectors::http::Connector;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
@@ -12,6 +13,15 @@ use pingora::proxy::Session;
 #[derive(Debug)]
 pub struct ClientGone;
 
+/// Resolves once the client has closed its connection or reset its stream. The request body
+/// was read whole before this is used, so anything the client does now means it is leaving.
+pub async fn client_gone(session: &mut Session) {
+    if session.read_body_or_idle(true).await.is_ok() {
+        // Not a departure after all; never resolve.
+        std::future::pending::<()>().await;
+    }
+}
+
 async fn send(session: &mut Session, bytes: Bytes, end: bool) -> Result<(), ClientGone> {
     session
         .write_response_body(Some(bytes), end)
@@ -19,12 +29,26 @@ async fn send(session: &mut Session, bytes: Bytes, end: bool) -> Result<(), Clie
         .map_err(|_| ClientGone)
 }
 
+fn stream_header(session: &Session, status: u16) -> pingora::Result<ResponseHeader> {
+    let mut h = ResponseHeader::build(status, Some(5))?;
+    h.insert_header("content-type", "text/event-stream")?;
+    h.insert_header("cache-control", "no-cache")?;
+    h.insert_header("x-accel-buffering", "no")?;
+    // HTTP/1.0 clients cannot read chunked bodies; theirs ends when the connection closes.
+    if session.req_header().version == http::Version::HTTP_11 {
+        h.insert_header("transfer-encoding", "chunked")?;
+    }
+    Ok(h)
+}
+
 /// Writes the stream's header, then pumps provider chunks through `translator` to the client.
 /// Each write is flushed at once: Pingora flushes every chunked write, and nothing here holds
 /// bytes back except the tail of an unfinished event.
 ///
 /// After the header is out no retry is possible, so any failure ends the client's stream with
-/// the dialect's in-band error event and terminator, never a hang or a silent cut.
+/// the dialect's in-band error event and terminator, never a hang or a silent cut. A client
+/// that leaves is noticed even while the provider is silent, and the provider's connection is
+/// closed so it stops generating.
 pub async fn stream(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -32,53 +56,64 @@ pub async fn stream(
     translator: &mut dyn StreamTranslator,
     connector: &Connector,
 ) -> Result<(), ClientGone> {
-    let header = (|| -> pingora::Result<ResponseHeader> {
-        let mut h = ResponseHeader::build(exchange.status, Some(5))?;
-        h.insert_header("content-type", "text/event-stream")?;
-        h.insert_header("cache-control", "no-cache")?;
-        h.insert_header("x-accel-buffering", "no")?;
-        h.insert_header("transfer-encoding", "chunked")?;
-        Ok(h)
-    })()
-    .map_err(|_| ClientGone)?;
+    let header = stream_header(session, exchange.status).map_err(|_| ClientGone)?;
     session
         .write_response_header(Box::new(header), false)
         .await
         .map_err(|_| ClientGone)?;
 
-    loop {
-        match exchange.next_chunk().await {
-            Ok(Some(chunk)) => {
-                if let Some(out) = translator.push(chunk) {
-                    if let Err(gone) = send(session, out, false).await {
-                        ctx.usage = translator.usage();
-                        ctx.failure = Some("client disconnected mid-stream".into());
-                        return Err(gone);
+    let result = loop {
+        let next = tokio::select! {
+            next = exchange.next_chunk() => next,
+            () = client_gone(session) => break Err(ClientGone),
+        };
+        match next {
+            Ok(Some(chunk)) => match translator.push(chunk) {
+                Ok(out) if translator.is_complete() => {
+                    // The terminal event has passed: end the client's stream now rather than
+                    // wait for the provider to close its body.
+                    let mut last = BytesMut::from(&out.unwrap_or_default()[..]);
+                    if let StreamEnd::Complete(Some(tail)) = translator.finish() {
+                        last.extend_from_slice(&tail);
+                    }
+                    let sent = send(session, last.freeze(), true).await;
+                    ctx.usage = translator.usage();
+                    exchange.finish(connector).await;
+                    return sent;
+                }
+                Ok(Some(out)) => {
+                    if send(session, out, false).await.is_err() {
+                        break Err(ClientGone);
                     }
                 }
-            }
-            Ok(None) => {
-                ctx.usage = translator.usage();
-                return match translator.finish() {
-                    StreamEnd::Complete(tail) => {
-                        exchange.release(connector).await;
-                        send(session, tail.unwrap_or_default(), true).await
-                    }
-                    StreamEnd::Truncated => {
-                        let msg = "The provider ended the stream before it was complete";
-                        ctx.failure = Some(msg.into());
-                        let tail =
-                            translator.fail(crate::dialect::errors::ErrorKind::BadUpstream, msg);
-                        send(session, tail, true).await
-                    }
-                };
-            }
-            Err(e) => {
-                ctx.usage = translator.usage();
-                ctx.failure = Some(e.message.clone());
-                let tail = translator.fail(e.kind, &e.message);
-                return send(session, tail, true).await;
-            }
+                Ok(None) => {}
+                Err(fault) => break Ok(Some((fault.kind, fault.message))),
+            },
+            Ok(None) => match translator.finish() {
+                StreamEnd::Complete(tail) => {
+                    ctx.usage = translator.usage();
+                    exchange.release(connector).await;
+                    return send(session, tail.unwrap_or_default(), true).await;
+                }
+                StreamEnd::Truncated => {
+                    let msg = "The provider ended the stream before it was complete";
+                    break Ok(Some((ErrorKind::BadUpstream, msg.to_string())));
+                }
+            },
+            Err(e) => break Ok(Some((e.kind, e.message))),
         }
+    };
+    ctx.usage = translator.usage();
+    match result {
+        Err(gone) => {
+            ctx.failure = Some("client disconnected mid-stream".into());
+            Err(gone)
+        }
+        Ok(Some((kind, message))) => {
+            let tail = translator.fail(kind, &message);
+            ctx.failure = Some(message);
+            send(session, tail, true).await
+        }
+        Ok(None) => Ok(()),
     }
 }

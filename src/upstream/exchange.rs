@@ -111,43 +111,41 @@ fn is_connect_error(e: &PError) -> bool {
     )
 }
 
-/// The gateway's view of a transport error while talking to `provider`.
-pub(crate) fn classify(provider: &Provider, e: &PError) -> GatewayError {
-    let name = &provider.name;
+/// The gateway's view of a transport error while talking to a provider. Client-facing messages
+/// do not name the provider: provider names are the operator's topology, and go to the log.
+pub(crate) fn classify(e: &PError) -> GatewayError {
     let err = if is_connect_error(e) {
-        GatewayError::new(
-            ErrorKind::NoProvider,
-            format!("could not connect to provider `{name}`"),
-        )
+        GatewayError::new(ErrorKind::NoProvider, "could not connect to the provider")
     } else if matches!(
         e.etype(),
         ErrorType::ReadTimedout | ErrorType::WriteTimedout
     ) {
-        GatewayError::new(
-            ErrorKind::UpstreamTimeout,
-            format!("provider `{name}` timed out"),
-        )
+        GatewayError::new(ErrorKind::UpstreamTimeout, "the provider timed out")
     } else {
         let what = match e.etype() {
-            ErrorType::ConnectionClosed => "closed the connection",
+            ErrorType::ConnectionClosed => "the provider closed the connection",
             ErrorType::InvalidHTTPHeader
             | ErrorType::H1Error
             | ErrorType::H2Error
-            | ErrorType::InvalidH2 => "sent a malformed HTTP response",
-            _ => "broke the connection",
+            | ErrorType::InvalidH2 => "the provider sent a malformed HTTP response",
+            _ => "the connection to the provider broke",
         };
-        GatewayError::new(ErrorKind::BadUpstream, format!("provider `{name}` {what}"))
+        GatewayError::new(ErrorKind::BadUpstream, what)
     };
     err.retryable()
 }
 
-fn timed_out(provider: &Provider, what: &str) -> GatewayError {
+fn timed_out(what: &str) -> GatewayError {
     GatewayError::new(
         ErrorKind::UpstreamTimeout,
-        format!("provider `{}` sent no {what} in time", provider.name),
+        format!("the provider sent no {what} in time"),
     )
     .retryable()
 }
+
+/// How long to wait for the rest of a provider's body after the terminal event, so the
+/// connection can go back to the pool instead of being closed.
+const DRAIN_AFTER_END: Duration = Duration::from_secs(1);
 
 impl Exchange {
     /// Connects, sends the request, and waits for the response header (the first-byte timeout
@@ -163,25 +161,39 @@ impl Exchange {
         // A pooled connection the provider already closed fails on first use; that says nothing
         // about the provider, so it is retried once on a fresh connection.
         for first_try in [true, false] {
-            let (mut session, reused) = connector
-                .get_http_session(&peer)
-                .await
-                .map_err(|e| classify(&provider, &e))?;
-            let sent = timeout(provider.timeouts.first_byte, async {
-                let req = request_header(&provider, body.len(), stream)?;
-                session.write_request_header(Box::new(req)).await?;
-                session.write_request_body(body.clone(), true).await?;
-                session.finish_request_body().await?;
-                session.read_response_header().await
-            })
-            .await;
+            let (mut session, reused) = connector.get_http_session(&peer).await.map_err(|e| {
+                tracing::info!(provider = %provider.name, error = %e, "cannot connect");
+                classify(&e)
+            })?;
+            let sent: Result<pingora::Result<()>, _> =
+                timeout(provider.timeouts.first_byte, async {
+                    let req = request_header(&provider, body.len(), stream)?;
+                    session.write_request_header(Box::new(req)).await?;
+                    session.write_request_body(body.clone(), true).await?;
+                    session.finish_request_body().await?;
+                    // Informational answers (100 Continue, 103 Early Hints) come before the real one.
+                    loop {
+                        session.read_response_header().await?;
+                        match session.response_header().map(|h| h.status.as_u16()) {
+                            Some(s) if (100..200).contains(&s) && s != 101 => continue,
+                            _ => return Ok(()),
+                        }
+                    }
+                })
+                .await;
             match sent {
-                Err(_) => return Err(timed_out(&provider, "response header")),
-                Ok(Err(e)) if reused && first_try && !is_connect_error(&e) => {
-                    tracing::debug!(provider = %provider.name, error = %e, "stale pooled connection");
-                    continue;
+                Err(_) => return Err(timed_out("response header")),
+                Ok(Err(mut e)) => {
+                    // Pingora marks the errors that mean "this pooled connection was already
+                    // dead" (the request never reached the provider); only those are resent.
+                    e.retry.decide_reuse(reused);
+                    if first_try && e.retry() {
+                        tracing::debug!(provider = %provider.name, error = %e, "stale pooled connection, resending");
+                        continue;
+                    }
+                    tracing::info!(provider = %provider.name, error = %e, "exchange failed");
+                    return Err(classify(&e));
                 }
-                Ok(Err(e)) => return Err(classify(&provider, &e)),
                 Ok(Ok(())) => {}
             }
             let Some(header) = session.response_header() else {
@@ -207,21 +219,30 @@ impl Exchange {
                 idle,
             });
         }
-        Err(GatewayError::new(ErrorKind::BadUpstream, "provider connection failed").retryable())
+        Err(GatewayError::new(
+            ErrorKind::BadUpstream,
+            "the connection to the provider broke",
+        )
+        .retryable())
     }
 
     /// Whether the provider is streaming server-sent events.
     pub fn is_event_stream(&self) -> bool {
-        self.content_type
-            .as_deref()
-            .is_some_and(|c| c.trim_start().starts_with("text/event-stream"))
+        self.content_type.as_deref().is_some_and(|c| {
+            c.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"))
+        })
     }
 
     /// The next chunk of the body, `None` at its end; fails after the idle timeout.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, GatewayError> {
         match timeout(self.idle, self.session.read_response_body()).await {
-            Err(_) => Err(timed_out(&self.provider, "data")),
-            Ok(Err(e)) => Err(classify(&self.provider, &e)),
+            Err(_) => Err(timed_out("data")),
+            Ok(Err(e)) => {
+                tracing::info!(provider = %self.provider.name, error = %e, "reading the answer failed");
+                Err(classify(&e))
+            }
             Ok(Ok(chunk)) => Ok(chunk),
         }
     }
@@ -230,15 +251,13 @@ impl Exchange {
     pub async fn read_to_end(&mut self, cap: usize) -> Result<Bytes, GatewayError> {
         let mut first: Option<Bytes> = None;
         let mut more: Vec<u8> = Vec::new();
+        let mut total = 0usize;
         while let Some(chunk) = self.next_chunk().await? {
-            let seen = first.as_ref().map_or(0, Bytes::len) + more.len() + chunk.len();
-            if seen > cap {
+            total += chunk.len();
+            if total > cap {
                 return Err(GatewayError::new(
                     ErrorKind::BadUpstream,
-                    format!(
-                        "provider `{}` answered more than {cap} bytes",
-                        self.provider.name
-                    ),
+                    format!("the provider answered more than {cap} bytes"),
                 ));
             }
             match &first {
@@ -256,6 +275,18 @@ impl Exchange {
         } else {
             Bytes::from(more)
         })
+    }
+
+    /// After the stream's terminal event: reads what is left of the body for a moment, so the
+    /// connection can be pooled, then releases it (Pingora pools it only if the body ended).
+    pub async fn finish(mut self, connector: &Connector) {
+        let drained = timeout(DRAIN_AFTER_END, async {
+            while let Ok(Some(_)) = self.session.read_response_body().await {}
+        })
+        .await;
+        if drained.is_ok() {
+            self.release(connector).await;
+        }
     }
 
     /// Hands the connection back to the pool once the body was read to its end.

@@ -65,12 +65,26 @@ impl Upstream {
             ErrorKind::NoProvider,
             "no provider is configured for this model",
         );
-        for provider in candidates.iter().cycle().take(self.max_attempts as usize) {
+        // Providers not to return to in this request: one that rejected the gateway's key or
+        // rate-limited it will not do better a moment later.
+        let mut shunned: Vec<&str> = Vec::new();
+        let mut turn = candidates.iter().cycle();
+        while *attempts < self.max_attempts {
+            let Some(provider) = turn
+                .by_ref()
+                .take(candidates.len())
+                .find(|p| !shunned.contains(&p.name.as_str()))
+            else {
+                break;
+            };
             *attempts += 1;
             match self.attempt(provider, body_for(provider), stream).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) if e.retryable => {
                     tracing::info!(provider = %provider.name, attempt = *attempts, error = %e, "attempt failed");
+                    if matches!(e.upstream_status, Some(401 | 403 | 429)) {
+                        shunned.push(&provider.name);
+                    }
                     last = e;
                 }
                 Err(e) => return Err(e),
@@ -86,17 +100,10 @@ impl Upstream {
         stream: bool,
     ) -> Result<Reply, GatewayError> {
         let ep = &provider.endpoint;
-        let addr = self
-            .resolver
-            .resolve(&ep.host, ep.port)
-            .await
-            .map_err(|e| {
-                GatewayError::new(
-                    ErrorKind::NoProvider,
-                    format!("could not resolve provider `{}`: {e}", provider.name),
-                )
-                .retryable()
-            })?;
+        let addr = self.resolver.resolve(&ep.host, ep.port).await.map_err(|e| {
+            tracing::info!(provider = %provider.name, error = %e, "cannot resolve the provider");
+            GatewayError::new(ErrorKind::NoProvider, "could not resolve the provider's address").retryable()
+        })?;
         let mut ex = Exchange::start(&self.connector, provider.clone(), addr, body, stream).await?;
         let status = ex.status;
         if !(200..300).contains(&status) {
@@ -105,9 +112,9 @@ impl Upstream {
                 .await
                 .unwrap_or_default();
             ex.release(&self.connector).await;
-            return Err(provider_error(provider, status, body));
+            return Err(provider_error(status, body));
         }
-        if stream && ex.is_event_stream() {
+        if stream && status == 200 && ex.is_event_stream() {
             return Ok(Reply::Streaming(Box::new(ex)));
         }
         let body = ex.read_to_end(self.max_answer_bytes).await?;
@@ -115,10 +122,7 @@ impl Upstream {
         if !is_json_object(&body) {
             return Err(GatewayError::new(
                 ErrorKind::BadUpstream,
-                format!(
-                    "provider `{}` answered with a body that is not JSON",
-                    provider.name
-                ),
+                "the provider answered with a body that is not JSON",
             )
             .retryable());
         }
@@ -136,14 +140,13 @@ fn is_json_object(body: &[u8]) -> bool {
 }
 
 /// A provider's error status, classified for retry and for the client.
-fn provider_error(provider: &Provider, status: u16, body: Bytes) -> GatewayError {
-    let name = &provider.name;
-    match status {
+fn provider_error(status: u16, body: Bytes) -> GatewayError {
+    let mut e = match status {
         // The provider rejected tollgate's own credentials: an operator problem the client must
         // not mistake for its own key being wrong, and whose body may quote the provider key.
         401 | 403 => GatewayError::new(
             ErrorKind::BadUpstream,
-            format!("provider `{name}` rejected the gateway's credentials (status {status})"),
+            format!("the provider rejected the gateway's credentials (status {status})"),
         )
         .retryable(),
         429 | 500..=599 => {
@@ -153,7 +156,7 @@ fn provider_error(provider: &Provider, status: u16, body: Bytes) -> GatewayError
                 } else {
                     ErrorKind::BadUpstream
                 },
-                format!("provider `{name}` answered with status {status}"),
+                format!("the provider answered with status {status}"),
             )
             .retryable();
             if is_json_object(&body) {
@@ -164,12 +167,14 @@ fn provider_error(provider: &Provider, status: u16, body: Bytes) -> GatewayError
         }
         _ if is_json_object(&body) => GatewayError::new(
             ErrorKind::BadRequest,
-            format!("provider `{name}` answered with status {status}"),
+            format!("the provider answered with status {status}"),
         )
         .with_reply(status, body),
         _ => GatewayError::new(
             ErrorKind::BadUpstream,
-            format!("provider `{name}` answered with status {status} and a body that is not JSON"),
+            format!("the provider answered with status {status} and a body that is not JSON"),
         ),
-    }
+    };
+    e.upstream_status = Some(status);
+    e
 }

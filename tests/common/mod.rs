@@ -50,6 +50,31 @@ pub fn keys() -> String {
     format!("keys:\n  - {{ key: {KEY}, name: tester, models: [\"*\"] }}\n")
 }
 
+/// A one-turn chat request for `model`.
+pub fn hello(model: &str) -> serde_json::Value {
+    serde_json::json!({"model": model, "messages": [{"role": "user", "content": "say hi please"}]})
+}
+
+/// The same request, streamed.
+pub fn streaming(model: &str) -> serde_json::Value {
+    let mut b = hello(model);
+    b["stream"] = serde_json::json!(true);
+    b
+}
+
+/// Starts a streamed chat request and returns once the response head has arrived.
+pub async fn open_stream(gw: &TestGateway, body: &serde_json::Value) -> http::Conn {
+    let auth = format!("Bearer {KEY}");
+    http::Conn::open(
+        gw.addr,
+        "POST",
+        "/v1/chat/completions",
+        &[("authorization", &auth)],
+        body.to_string().as_bytes(),
+    )
+    .await
+}
+
 pub struct TestGateway {
     child: Option<Child>,
     pub addr: SocketAddr,
