@@ -305,12 +305,7 @@ async fn the_first_event_arrives_while_the_provider_holds_back_the_rest() {
         hold_after_first: Some(hold.clone()),
         ..Behavior::default()
     });
-    let yaml = format!(
-        "providers:\n{}{}",
-        provider("alpha", &m.base_url(), "[gpt-4o-mini]", ""),
-        keys()
-    );
-    let gw = TestGateway::start(&yaml).await;
+    let gw = gateway_for(&m, "").await;
 
     let mut body = hello("gpt-4o-mini");
     body["stream"] = json!(true);
@@ -493,12 +488,7 @@ async fn a_client_that_leaves_mid_stream_releases_its_request() {
         reply: Some(long_reply),
         ..Behavior::default()
     });
-    let yaml = format!(
-        "providers:\n{}{}",
-        provider("alpha", &m.base_url(), "[gpt-4o-mini]", ""),
-        keys()
-    );
-    let mut gw = TestGateway::start(&yaml).await;
+    let mut gw = gateway_for(&m, "").await;
     let mut conn = open_stream(&gw, &streaming("gpt-4o-mini")).await;
     conn.read_until("\"content\":\"word\"").await;
     drop(conn);

@@ -244,12 +244,7 @@ async fn a_broken_answer_is_502() {
         raw: Some(("text/html".into(), "<html>oops</html>".into())),
         ..Behavior::default()
     });
-    let yaml = format!(
-        "providers:\n{}{}",
-        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
-        keys()
-    );
-    let gw = TestGateway::start(&yaml).await;
+    let gw = gateway_for(&a, "").await;
     let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
     assert_eq!(r.status, 502);
     assert_eq!(
@@ -327,12 +322,7 @@ async fn sigterm_lets_an_in_flight_stream_finish_then_exits() {
         hold_after_first: Some(hold.clone()),
         ..Behavior::default()
     });
-    let yaml = format!(
-        "providers:\n{}{}",
-        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
-        keys()
-    );
-    let mut gw = TestGateway::start(&yaml).await;
+    let mut gw = gateway_for(&a, "").await;
 
     let mut conn = open_stream(&gw, &streaming("gpt-4o-mini")).await;
     conn.read_until("\"content\":\"Hello\"").await;
@@ -372,12 +362,7 @@ async fn informational_answers_before_the_real_one_are_skipped() {
         early_hints: true,
         ..Behavior::default()
     });
-    let yaml = format!(
-        "providers:\n{}{}",
-        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
-        keys()
-    );
-    let gw = TestGateway::start(&yaml).await;
+    let gw = gateway_for(&a, "").await;
     let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
@@ -399,12 +384,7 @@ async fn the_stream_ends_at_done_even_when_the_provider_keeps_its_body_open() {
         linger_after_done: Duration::from_secs(5),
         ..Behavior::default()
     });
-    let yaml = format!(
-        "providers:\n{}{}",
-        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
-        keys()
-    );
-    let gw = TestGateway::start(&yaml).await;
+    let gw = gateway_for(&a, "").await;
     let started = Instant::now();
     let r = open_stream(&gw, &streaming("gpt-4o-mini"))
         .await
@@ -427,12 +407,7 @@ async fn a_client_that_leaves_before_the_answer_cancels_the_exchange() {
         header_delay: Duration::from_secs(4),
         ..Behavior::default()
     });
-    let yaml = format!(
-        "providers:\n{}{}",
-        provider("a", &a.base_url(), "[gpt-4o-mini]", ""),
-        keys()
-    );
-    let mut gw = TestGateway::start(&yaml).await;
+    let mut gw = gateway_for(&a, "").await;
     let body = hello("gpt-4o-mini").to_string();
     let request = common::http::request_bytes(
         "POST",

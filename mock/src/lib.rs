@@ -184,6 +184,11 @@ impl MockProvider {
         Ok(MockProvider { addr, state, task })
     }
 
+    /// The name it answers with (`Hello from <name>!`).
+    pub fn name(&self) -> &str {
+        &self.state.config.name
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

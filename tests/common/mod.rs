@@ -50,6 +50,17 @@ pub fn keys() -> String {
     format!("keys:\n  - {{ key: {KEY}, name: tester, models: [\"*\"] }}\n")
 }
 
+/// A gateway in front of `m` alone, serving gpt-4o-mini, with the usual key; `extra` adds
+/// fields to the provider entry.
+pub async fn gateway_for(m: &MockProvider, extra: &str) -> TestGateway {
+    let yaml = format!(
+        "providers:\n{}{}",
+        provider(m.name(), &m.base_url(), "[gpt-4o-mini]", extra),
+        keys()
+    );
+    TestGateway::start(&yaml).await
+}
+
 /// A one-turn chat request for `model`.
 pub fn hello(model: &str) -> serde_json::Value {
     serde_json::json!({"model": model, "messages": [{"role": "user", "content": "say hi please"}]})
