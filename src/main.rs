@@ -58,6 +58,13 @@ fn main() -> ExitCode {
                 config.providers.len(),
                 config.keys.len()
             );
+            let unenforced = config.unenforced_features();
+            if !unenforced.is_empty() {
+                println!(
+                    "note: configured but not enforced by this version: {}",
+                    unenforced.join(", ")
+                );
+            }
             ExitCode::SUCCESS
         }
         Command::Serve { .. } => {

@@ -86,6 +86,19 @@ fn a_missing_environment_variable_is_named() {
 }
 
 #[test]
+fn limits_that_are_not_enforced_yet_are_said_so() {
+    let yaml = format!(
+        "listen: 127.0.0.1:1\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: k, name: n, limits: {{ rpm: 5 }}, budget_usd: 1.5 }}\n"
+    );
+    let (code, out, err, file) = check_yaml(&yaml, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        format!("ok: {file} (1 providers, 1 keys)\nnote: configured but not enforced by this version: limits, budget_usd\n")
+    );
+}
+
+#[test]
 fn semantic_errors_name_their_field() {
     let cases = [
         (

@@ -119,7 +119,10 @@ async fn read_chunked(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         buf.advance(line_end + 2);
-        while buf.len() < size + 2 {
+        let need = size
+            .checked_add(2)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "chunk size overflows"))?;
+        while buf.len() < need {
             if !fill(stream, buf).await? {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
