@@ -119,7 +119,9 @@ impl Upstream {
         }
         let body = ex.read_to_end(self.max_answer_bytes).await?;
         ex.release(&self.connector).await;
-        if !is_json_object(&body) {
+        // Only the framing is checked here, so a proxy's HTML page or a plain-text failure is
+        // retried; the client dialect's codec parses the JSON itself, once.
+        if !starts_like_json_object(&body) {
             return Err(GatewayError::new(
                 ErrorKind::BadUpstream,
                 "the provider answered with a body that is not JSON",
@@ -134,9 +136,13 @@ impl Upstream {
     }
 }
 
-fn is_json_object(body: &[u8]) -> bool {
+fn starts_like_json_object(body: &[u8]) -> bool {
     body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+}
+
+/// A whole, valid JSON object: what a provider's error body must be to be passed through.
+fn is_json_object(body: &[u8]) -> bool {
+    starts_like_json_object(body) && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
 }
 
 /// A provider's error status, classified for retry and for the client.
