@@ -6,6 +6,19 @@
 
 use crate::dialect::errors::ErrorKind;
 use bytes::Bytes;
+use std::borrow::Cow;
+
+/// The most characters of a client-supplied value (a model name, a path) that an error message
+/// or a log line repeats: a 20 MB model name must not come back as a 20 MB error.
+pub const ECHO_CHARS: usize = 256;
+
+/// `s` cut to [`ECHO_CHARS`] characters, with an ellipsis when something was cut.
+pub fn clip(s: &str) -> Cow<'_, str> {
+    match s.char_indices().nth(ECHO_CHARS) {
+        None => Cow::Borrowed(s),
+        Some((end, _)) => Cow::Owned(format!("{}…", &s[..end])),
+    }
+}
 
 /// A provider's own error answer, kept so it can be passed through.
 #[derive(Debug, Clone)]
@@ -41,6 +54,15 @@ impl GatewayError {
         }
     }
 
+    /// The memory budget for bodies is spent: 503, worth retrying in a moment.
+    pub fn overloaded() -> Self {
+        GatewayError::new(
+            ErrorKind::Overloaded,
+            "The gateway is holding as many request and answer bodies as it may; try again shortly",
+        )
+        .with_header("retry-after", "1")
+    }
+
     pub fn retryable(mut self) -> Self {
         self.retryable = true;
         self
@@ -64,3 +86,17 @@ impl std::fmt::Display for GatewayError {
 }
 
 impl std::error::Error for GatewayError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_echoes_are_clipped_on_a_character_boundary() {
+        assert_eq!(clip("gpt-4o"), "gpt-4o");
+        let exact = "é".repeat(ECHO_CHARS);
+        assert_eq!(clip(&exact), exact);
+        let long = "é".repeat(ECHO_CHARS + 1);
+        assert_eq!(clip(&long), format!("{exact}…"));
+    }
+}

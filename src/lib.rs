@@ -5,11 +5,15 @@
 
 pub mod admin;
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod dialect;
 pub mod error;
 pub mod gateway;
 pub mod inflight;
+pub mod listener;
+pub mod logging;
+pub mod redact;
 pub mod routing;
 pub mod server;
 pub mod upstream;

@@ -27,19 +27,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Pingora's debug and trace records print whole request headers, provider keys included;
-    // no log level lets them through.
-    let filter = ["pingora_core=info", "pingora_proxy=info"]
-        .iter()
-        .filter_map(|d| d.parse().ok())
-        .fold(filter, |f, d| f.add_directive(d));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    tollgate::logging::init();
 
     let cli = Cli::parse();
     let (Command::Serve { config: path } | Command::Check { config: path }) = &cli.command;

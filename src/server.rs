@@ -4,6 +4,8 @@ use crate::admin::Admin;
 use crate::config::Config;
 use crate::gateway::{Gateway, Shared};
 use crate::inflight::Inflight;
+use crate::listener::{Guarded, HeaderRules};
+use crate::redact::Redactor;
 use async_trait::async_trait;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{Server, ShutdownWatch};
@@ -30,19 +32,27 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
+    let redactor = Redactor::new(config.secrets());
+    crate::logging::mask_with(redactor.clone());
     let inflight = Inflight::default();
     let config = Arc::new(config);
-    let shared = Arc::new(Shared::new(config.clone())?);
+    let shared = Arc::new(Shared::new(config.clone(), Arc::new(redactor))?);
 
-    let mut api = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
-        Gateway::new(shared, inflight.clone()),
-        "tollgate api",
-    );
+    let header_rules = HeaderRules {
+        max_bytes: config.server.max_header_bytes,
+        timeout: config.server.header_timeout,
+    };
+    // One service per address, so that each listener has its own connection cap.
     for addr in &config.listen {
+        let proxy = pingora::proxy::http_proxy(
+            &server.configuration,
+            Gateway::new(shared.clone(), inflight.clone()),
+        );
+        let app = Guarded::new(proxy, config.server.max_connections, header_rules);
+        let mut api = Service::new(format!("tollgate api {addr}"), app);
         api.add_tcp(&addr.to_string());
+        server.add_service(api);
     }
-    server.add_service(api);
 
     if let Some(addr) = config.admin_listen {
         let mut admin = Service::new(

@@ -61,7 +61,7 @@ fn a_bad_value_names_the_file_the_field_and_what_was_expected() {
 
 #[test]
 fn unknown_fields_are_rejected() {
-    let yaml = format!("listen: 127.0.0.1:8080\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: k, name: n, modles: [x] }}\n");
+    let yaml = format!("listen: 127.0.0.1:8080\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: sk-check-k1, name: n, modles: [x] }}\n");
     let (code, _, err, file) = check_yaml(&yaml, &[]);
     assert_eq!(code, 2);
     assert!(
@@ -88,7 +88,7 @@ fn a_missing_environment_variable_is_named() {
 #[test]
 fn limits_that_are_not_enforced_yet_are_said_so() {
     let yaml = format!(
-        "listen: 127.0.0.1:1\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: k, name: n, limits: {{ rpm: 5 }}, budget_usd: 1.5 }}\n"
+        "listen: 127.0.0.1:1\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: sk-check-k1, name: n, limits: {{ rpm: 5 }}, budget_usd: 1.5 }}\n"
     );
     let (code, out, err, file) = check_yaml(&yaml, &[]);
     assert_eq!(code, 0, "{err}");
@@ -114,7 +114,7 @@ fn semantic_errors_name_their_field() {
             "providers[0].dialect: expected `openai`: the `anthropic` provider dialect is not implemented in this version".into(),
         ),
         (
-            format!("listen: 127.0.0.1:1\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: k, name: n, group: vip }}\n"),
+            format!("listen: 127.0.0.1:1\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: sk-check-k1, name: n, group: vip }}\n"),
             "keys[0].group: expected a group declared under `groups`, got `vip`".into(),
         ),
         (

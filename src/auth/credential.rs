@@ -23,46 +23,54 @@ impl std::fmt::Debug for Credential<'_> {
     }
 }
 
-/// The key a request carries, looked for in the order the SDKs use them.
-pub fn credential<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<Credential<'a>> {
-    let header = |name: &str| {
+/// The request names two different keys (in two places, or twice in one), and which one it
+/// means cannot be known: resolving it by precedence would let a request be authorised by one
+/// key while a log, a limit or a proxy in front of tollgate goes by the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ambiguous;
+
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The key a request carries, looked for in the order the SDKs use them. Every place is looked
+/// at: the same key in several places is fine, two different keys are [`Ambiguous`].
+pub fn credential<'a>(
+    headers: &'a HeaderMap,
+    query: Option<&'a str>,
+) -> Result<Option<Credential<'a>>, Ambiguous> {
+    let values = |name: &'static str| {
         headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    if let Some(auth) = header("authorization") {
-        if let Some((scheme, token)) = auth.split_once(' ') {
-            let token = token.trim();
-            if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() {
-                return Some(Credential {
-                    secret: token,
-                    source: KeySource::Bearer,
-                });
-            }
+    let found = values("authorization")
+        .filter_map(bearer)
+        .map(|k| (k, KeySource::Bearer))
+        .chain(values("x-api-key").map(|k| (k, KeySource::XApiKey)))
+        .chain(values("x-goog-api-key").map(|k| (k, KeySource::XGoogApiKey)))
+        .chain(
+            query
+                .into_iter()
+                .flat_map(|q| q.split('&'))
+                .filter_map(|pair| pair.strip_prefix("key="))
+                .filter(|k| !k.is_empty())
+                .map(|k| (k, KeySource::QueryKey)),
+        );
+    let mut chosen: Option<Credential<'a>> = None;
+    for (secret, source) in found {
+        match &chosen {
+            None => chosen = Some(Credential { secret, source }),
+            Some(c) if c.secret == secret => {}
+            Some(_) => return Err(Ambiguous),
         }
     }
-    if let Some(k) = header("x-api-key") {
-        return Some(Credential {
-            secret: k,
-            source: KeySource::XApiKey,
-        });
-    }
-    if let Some(k) = header("x-goog-api-key") {
-        return Some(Credential {
-            secret: k,
-            source: KeySource::XGoogApiKey,
-        });
-    }
-    query?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("key="))
-        .filter(|k| !k.is_empty())
-        .map(|k| Credential {
-            secret: k,
-            source: KeySource::QueryKey,
-        })
+    Ok(chosen)
 }
 
 #[cfg(test)]
@@ -82,7 +90,9 @@ mod tests {
         query: Option<&str>,
     ) -> Option<(String, KeySource)> {
         let h = headers(h);
-        credential(&h, query).map(|c| (c.secret.to_string(), c.source))
+        credential(&h, query)
+            .unwrap()
+            .map(|c| (c.secret.to_string(), c.source))
     }
 
     #[test]
@@ -114,9 +124,33 @@ mod tests {
     }
 
     #[test]
+    fn the_same_key_twice_is_fine_two_different_keys_are_not() {
+        assert_eq!(
+            found(
+                &[("authorization", "Bearer sk-1"), ("x-api-key", "sk-1")],
+                Some("key=sk-1")
+            ),
+            Some(("sk-1".to_string(), KeySource::Bearer))
+        );
+        let h = headers(&[("authorization", "Bearer sk-1"), ("x-api-key", "sk-2")]);
+        assert_eq!(credential(&h, None).err(), Some(Ambiguous));
+        assert_eq!(
+            credential(&HeaderMap::new(), Some("key=sk-1&alt=sse&key=sk-2")).err(),
+            Some(Ambiguous)
+        );
+        let mut h = HeaderMap::new();
+        h.append("x-goog-api-key", "sk-1".parse().unwrap());
+        h.append("x-goog-api-key", "sk-3".parse().unwrap());
+        assert_eq!(credential(&h, None).err(), Some(Ambiguous));
+        // A scheme other than Bearer carries no key of tollgate's.
+        let h = headers(&[("authorization", "Basic abc"), ("x-api-key", "sk-2")]);
+        assert_eq!(credential(&h, None).unwrap().unwrap().secret, "sk-2");
+    }
+
+    #[test]
     fn debug_never_prints_the_key() {
         let h = headers(&[("x-api-key", "sk-secret")]);
-        let c = credential(&h, None).unwrap();
+        let c = credential(&h, None).unwrap().unwrap();
         assert!(!format!("{c:?}").contains("sk-secret"));
     }
 }

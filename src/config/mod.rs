@@ -199,6 +199,16 @@ impl Config {
         validate::build(path, file)
     }
 
+    /// Every secret written in this config: provider keys and plain client keys.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        let providers = self.providers.iter().filter_map(|p| p.api_key.as_ref());
+        let clients = self.keys.iter().filter_map(|k| match &k.secret {
+            KeySecret::Plain(s) => Some(s),
+            KeySecret::Sha256(_) => None,
+        });
+        providers.chain(clients).map(Secret::expose)
+    }
+
     /// Features configured here that this build parses but does not enforce yet.
     pub fn unenforced_features(&self) -> Vec<&'static str> {
         let mut out = Vec::new();

@@ -45,6 +45,23 @@ pub struct Server {
     pub max_body_bytes: usize,
     /// Largest non-streaming answer read from a provider, in bytes.
     pub max_answer_bytes: usize,
+    /// Largest single event (or line) of a provider's stream, in bytes.
+    pub max_event_bytes: usize,
+    /// Request and answer bodies held in memory at once, across all requests, in bytes.
+    pub max_buffered_bytes: usize,
+    /// Largest request header block (request line and headers), in bytes; larger gets 431.
+    pub max_header_bytes: usize,
+    /// Open client connections per listener; more are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// From a request's first byte to the end of its header block.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// From the end of the header block to the end of the request body.
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
+    /// Longest a write to the client may wait for it to read.
+    #[serde(with = "humantime_serde")]
+    pub client_write_timeout: Duration,
     /// How long SIGTERM waits for in-flight requests, streams included, before exiting anyway.
     #[serde(with = "humantime_serde")]
     pub grace_period: Duration,
@@ -56,6 +73,13 @@ impl Default for Server {
             threads: 2,
             max_body_bytes: 32 * 1024 * 1024,
             max_answer_bytes: 64 * 1024 * 1024,
+            max_event_bytes: 1024 * 1024,
+            max_buffered_bytes: 1024 * 1024 * 1024,
+            max_header_bytes: 64 * 1024,
+            max_connections: 10_000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            client_write_timeout: Duration::from_secs(30),
             grace_period: Duration::from_secs(300),
         }
     }
@@ -122,9 +146,13 @@ pub struct Timeouts {
     /// From the request being sent to the response header arriving.
     #[serde(with = "humantime_serde")]
     pub first_byte: Duration,
-    /// Longest silence between two chunks of the response body.
+    /// Longest wait for the next complete event of a stream, or the next chunk of a whole
+    /// answer: bytes that never complete an event do not reset it.
     #[serde(with = "humantime_serde")]
     pub idle: Duration,
+    /// The whole exchange, from sending the request to the answer's last byte.
+    #[serde(with = "humantime_serde")]
+    pub total: Duration,
 }
 
 impl Default for Timeouts {
@@ -133,6 +161,7 @@ impl Default for Timeouts {
             connect: Duration::from_secs(10),
             first_byte: Duration::from_secs(300),
             idle: Duration::from_secs(120),
+            total: Duration::from_secs(30 * 60),
         }
     }
 }

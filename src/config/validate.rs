@@ -44,8 +44,34 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
     if raw.server.threads == 0 {
         return fail("server.threads", "expected at least 1");
     }
-    if raw.server.max_body_bytes == 0 {
-        return fail("server.max_body_bytes", "expected at least 1");
+    let sizes = [
+        ("max_body_bytes", raw.server.max_body_bytes),
+        ("max_answer_bytes", raw.server.max_answer_bytes),
+        ("max_event_bytes", raw.server.max_event_bytes),
+        ("max_buffered_bytes", raw.server.max_buffered_bytes),
+        ("max_header_bytes", raw.server.max_header_bytes),
+        ("max_connections", raw.server.max_connections),
+    ];
+    for (name, n) in sizes {
+        if n == 0 {
+            return fail(format!("server.{name}"), "expected at least 1");
+        }
+    }
+    // Pingora itself refuses header blocks over 1 MiB, with a bare 400.
+    if raw.server.max_header_bytes > 1024 * 1024 - 1 {
+        return fail("server.max_header_bytes", "expected at most 1048575");
+    }
+    for (name, d) in [
+        ("header_timeout", raw.server.header_timeout),
+        ("body_timeout", raw.server.body_timeout),
+        ("client_write_timeout", raw.server.client_write_timeout),
+    ] {
+        if d.is_zero() {
+            return fail(
+                format!("server.{name}"),
+                "expected a duration above zero, like 30s",
+            );
+        }
     }
     if raw.routing.max_attempts == 0 {
         return fail("routing.max_attempts", "expected at least 1");
@@ -193,6 +219,7 @@ fn provider(at: &str, p: schema::Provider) -> Check<Provider> {
         ("connect", t.connect),
         ("first_byte", t.first_byte),
         ("idle", t.idle),
+        ("total", t.total),
     ] {
         if d.is_zero() {
             return fail(
@@ -200,6 +227,9 @@ fn provider(at: &str, p: schema::Provider) -> Check<Provider> {
                 "expected a duration above zero, like 30s",
             );
         }
+    }
+    if let Some(k) = p.api_key.as_deref().filter(|k| !k.is_empty()) {
+        secret(&format!("{at}.api_key"), k)?;
     }
     Ok(Provider {
         name: p.name,
@@ -242,6 +272,23 @@ fn endpoint(at: &str, url: &str) -> Check<Endpoint> {
     })
 }
 
+/// The shortest secret accepted: shorter ones can be guessed, and masking them out of provider
+/// answers and logs would mangle ordinary text.
+const MIN_SECRET_LEN: usize = 8;
+
+fn secret(at: &str, s: &str) -> Check<()> {
+    if s.chars().count() < MIN_SECRET_LEN {
+        return fail(
+            at,
+            format!("expected a secret of at least {MIN_SECRET_LEN} characters"),
+        );
+    }
+    if s.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return fail(at, "expected no spaces or control characters");
+    }
+    Ok(())
+}
+
 fn glob(at: &str, pattern: &str) -> Check<()> {
     if pattern.is_empty() {
         return fail(at, "expected a model name or glob");
@@ -253,7 +300,10 @@ fn glob(at: &str, pattern: &str) -> Check<()> {
 
 fn key(at: &str, k: schema::Key, groups: &BTreeMap<String, Group>) -> Check<KeySpec> {
     let secret = match (k.key, k.key_sha256) {
-        (Some(plain), None) if !plain.is_empty() => KeySecret::Plain(Secret::new(plain)),
+        (Some(plain), None) if !plain.is_empty() => {
+            secret(&format!("{at}.key"), &plain)?;
+            KeySecret::Plain(Secret::new(plain))
+        }
         (None, Some(hex_digest)) => {
             let mut digest = [0u8; 32];
             if hex::decode_to_slice(hex_digest.trim(), &mut digest).is_err() {

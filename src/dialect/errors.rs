@@ -22,8 +22,12 @@ pub enum ErrorKind {
     ModelNotFound,
     /// The route exists but not for this method: 405.
     MethodNotAllowed,
+    /// The client took too long to send its request: 408.
+    RequestTimeout,
     /// The request body is over the configured cap: 413.
     PayloadTooLarge,
+    /// The request's header block is over the configured cap: 431.
+    HeaderTooLarge,
     /// A rate or concurrency limit: 429, retryable.
     RateLimited,
     /// A bug or an unexpected state inside tollgate: 500.
@@ -32,6 +36,8 @@ pub enum ErrorKind {
     BadUpstream,
     /// No provider could be reached for this model: 503.
     NoProvider,
+    /// The gateway is at a capacity limit of its own (memory for bodies): 503, retryable.
+    Overloaded,
     /// The provider did not answer in time: 504.
     UpstreamTimeout,
 }
@@ -44,11 +50,13 @@ impl ErrorKind {
             ErrorKind::Forbidden => 403,
             ErrorKind::UnknownRoute | ErrorKind::ModelNotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::RequestTimeout => 408,
             ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::HeaderTooLarge => 431,
             ErrorKind::RateLimited => 429,
             ErrorKind::Internal => 500,
             ErrorKind::BadUpstream => 502,
-            ErrorKind::NoProvider => 503,
+            ErrorKind::NoProvider | ErrorKind::Overloaded => 503,
             ErrorKind::UpstreamTimeout => 504,
         }
     }
@@ -62,11 +70,16 @@ impl ErrorKind {
             ErrorKind::UnknownRoute => ("invalid_request_error", None),
             ErrorKind::ModelNotFound => ("invalid_request_error", Some("model_not_found")),
             ErrorKind::MethodNotAllowed => ("invalid_request_error", Some("method_not_allowed")),
+            ErrorKind::RequestTimeout => ("invalid_request_error", Some("request_timeout")),
             ErrorKind::PayloadTooLarge => ("invalid_request_error", Some("request_too_large")),
+            ErrorKind::HeaderTooLarge => {
+                ("invalid_request_error", Some("request_header_too_large"))
+            }
             ErrorKind::RateLimited => ("requests", Some("rate_limit_exceeded")),
             ErrorKind::Internal => ("server_error", None),
             ErrorKind::BadUpstream => ("server_error", Some("bad_upstream_response")),
             ErrorKind::NoProvider => ("server_error", Some("no_provider_available")),
+            ErrorKind::Overloaded => ("server_error", Some("overloaded")),
             ErrorKind::UpstreamTimeout => ("server_error", Some("upstream_timeout")),
         }
     }
@@ -74,11 +87,14 @@ impl ErrorKind {
     /// Anthropic's closed set of `error.type` values.
     fn anthropic_type(self) -> &'static str {
         match self {
-            ErrorKind::BadRequest | ErrorKind::MethodNotAllowed => "invalid_request_error",
+            ErrorKind::BadRequest | ErrorKind::MethodNotAllowed | ErrorKind::RequestTimeout => {
+                "invalid_request_error"
+            }
             ErrorKind::InvalidKey => "authentication_error",
             ErrorKind::Forbidden => "permission_error",
             ErrorKind::UnknownRoute | ErrorKind::ModelNotFound => "not_found_error",
-            ErrorKind::PayloadTooLarge => "request_too_large",
+            ErrorKind::PayloadTooLarge | ErrorKind::HeaderTooLarge => "request_too_large",
+            ErrorKind::Overloaded => "overloaded_error",
             ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::Internal | ErrorKind::BadUpstream | ErrorKind::NoProvider => "api_error",
             ErrorKind::UpstreamTimeout => "timeout_error",
@@ -93,10 +109,12 @@ impl ErrorKind {
             ErrorKind::Forbidden => ("PERMISSION_DENIED", 403),
             ErrorKind::UnknownRoute | ErrorKind::ModelNotFound => ("NOT_FOUND", 404),
             ErrorKind::MethodNotAllowed => ("INVALID_ARGUMENT", 405),
+            ErrorKind::RequestTimeout => ("DEADLINE_EXCEEDED", 408),
+            ErrorKind::HeaderTooLarge => ("INVALID_ARGUMENT", 431),
             ErrorKind::RateLimited => ("RESOURCE_EXHAUSTED", 429),
             ErrorKind::Internal => ("INTERNAL", 500),
             ErrorKind::BadUpstream => ("INTERNAL", 502),
-            ErrorKind::NoProvider => ("UNAVAILABLE", 503),
+            ErrorKind::NoProvider | ErrorKind::Overloaded => ("UNAVAILABLE", 503),
             ErrorKind::UpstreamTimeout => ("DEADLINE_EXCEEDED", 504),
         }
     }

@@ -27,12 +27,39 @@ pub fn top_level_spans<const N: usize>(
     doc: &[u8],
     names: [&str; N],
 ) -> Option<[Option<Range<usize>>; N]> {
+    scan(doc, &names).map(|(spans, _)| spans)
+}
+
+/// Why [`unique_top_level_spans`] refused a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanError {
+    /// Not a valid JSON object.
+    Invalid,
+    /// The member `names[i]` appears more than once.
+    Duplicate(usize),
+}
+
+/// Like [`top_level_spans`], but a member named twice is an error: JSON parsers disagree on
+/// which duplicate wins, so a body whose routing fields are ambiguous must not be forwarded.
+pub fn unique_top_level_spans<const N: usize>(
+    doc: &[u8],
+    names: [&str; N],
+) -> Result<[Option<Range<usize>>; N], SpanError> {
+    match scan(doc, &names) {
+        None => Err(SpanError::Invalid),
+        Some((_, Some(i))) => Err(SpanError::Duplicate(i)),
+        Some((spans, None)) => Ok(spans),
+    }
+}
+
+type Spans<const N: usize> = [Option<Range<usize>>; N];
+
+fn scan<const N: usize>(doc: &[u8], names: &[&str; N]) -> Option<(Spans<N>, Option<usize>)> {
     let mut de = serde_json::Deserializer::from_slice(doc);
-    let found = (&mut de)
-        .deserialize_map(FindMembers { names: &names })
-        .ok()?;
+    let (found, duplicate) = (&mut de).deserialize_map(FindMembers { names }).ok()?;
     de.end().ok()?;
-    Some(found.map(|raw| raw.map(|raw| span_within(doc, raw.get().as_bytes()))))
+    let spans = found.map(|raw| raw.map(|raw| span_within(doc, raw.get().as_bytes())));
+    Some((spans, duplicate))
 }
 
 struct FindMembers<'n, const N: usize> {
@@ -40,7 +67,8 @@ struct FindMembers<'n, const N: usize> {
 }
 
 impl<'de, const N: usize> Visitor<'de> for FindMembers<'_, N> {
-    type Value = [Option<&'de RawValue>; N];
+    /// The members found, and the first of them seen twice.
+    type Value = ([Option<&'de RawValue>; N], Option<usize>);
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON object")
@@ -48,15 +76,21 @@ impl<'de, const N: usize> Visitor<'de> for FindMembers<'_, N> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut found = [None; N];
+        let mut duplicate = None;
         while let Some(index) = map.next_key_seed(KeyIndex { names: self.names })? {
             match index {
-                Some(i) => found[i] = Some(map.next_value::<&RawValue>()?),
+                Some(i) => {
+                    if found[i].is_some() {
+                        duplicate = duplicate.or(Some(i));
+                    }
+                    found[i] = Some(map.next_value::<&RawValue>()?);
+                }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(found)
+        Ok((found, duplicate))
     }
 }
 
@@ -126,6 +160,26 @@ mod tests {
         let doc = br#"{"mod\u0065l":"a"}"#;
         let span = top_level_span(doc, "model").unwrap();
         assert_eq!(&doc[span], br#""a""#);
+    }
+
+    #[test]
+    fn a_member_named_twice_is_refused_even_when_escaped() {
+        let doc = br#"{"model":"cheap","x":{"model":1},"mod\u0065l":"costly"}"#;
+        assert_eq!(
+            unique_top_level_spans(doc, ["stream", "model"]),
+            Err(SpanError::Duplicate(1))
+        );
+        let span = top_level_span(doc, "model").unwrap();
+        assert_eq!(&doc[span], br#""costly""#);
+        assert_eq!(
+            unique_top_level_spans(br#"{"model":"a","x":1,"y":{"x":2}}"#, ["model"])
+                .map(|[s]| s.is_some()),
+            Ok(true)
+        );
+        assert_eq!(
+            unique_top_level_spans(b"[]", ["model"]),
+            Err(SpanError::Invalid)
+        );
     }
 
     #[test]

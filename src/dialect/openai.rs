@@ -1,7 +1,9 @@
 //! OpenAI Chat Completions (reference: dialects.md §1.A, §2.A, §4).
 
 use super::errors::{openai_body, ErrorKind};
-use super::json::{span_within, splice, string_literal, top_level_spans};
+use super::json::{
+    span_within, splice, string_literal, top_level_spans, unique_top_level_spans, SpanError,
+};
 use super::sse::{parse_event, EventSplitter, Events};
 use super::stream::{StreamEnd, StreamFault, StreamTranslator};
 use super::usage::Usage;
@@ -24,11 +26,20 @@ pub struct InvalidRequest(pub &'static str);
 
 /// Reads `model` and `stream` from a Chat Completions body.
 pub fn probe_request(body: &[u8]) -> Result<ChatRequest, InvalidRequest> {
-    let [model, stream] = top_level_spans(body, ["model", "stream"]).ok_or(InvalidRequest(
-        "We could not parse the JSON body of your request. (HINT: This likely means you aren't \
-         using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was \
-         sent was not valid JSON.)",
-    ))?;
+    let [model, stream] =
+        unique_top_level_spans(body, ["model", "stream"]).map_err(|e| match e {
+            SpanError::Invalid => InvalidRequest(
+                "We could not parse the JSON body of your request. (HINT: This likely means you \
+             aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but \
+             what was sent was not valid JSON.)",
+            ),
+            SpanError::Duplicate(0) => {
+                InvalidRequest("The request body has more than one `model` member")
+            }
+            SpanError::Duplicate(_) => {
+                InvalidRequest("The request body has more than one `stream` member")
+            }
+        })?;
     let model_span = model.ok_or(InvalidRequest("you must provide a model parameter"))?;
     let model: String = serde_json::from_slice(&body[model_span.clone()])
         .map_err(|_| InvalidRequest("'model' must be a string"))?;

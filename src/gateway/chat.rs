@@ -7,7 +7,7 @@ use crate::auth::ApiKey;
 use crate::dialect::errors::ErrorKind;
 use crate::dialect::openai::{self, ChatPassthrough};
 use crate::dialect::Dialect;
-use crate::error::GatewayError;
+use crate::error::{clip, GatewayError};
 use crate::upstream::Reply;
 use pingora::proxy::Session;
 
@@ -17,7 +17,15 @@ pub async fn handle(
     ctx: &mut RequestCtx,
     key: &ApiKey,
 ) -> Result<(), Failure> {
-    let body = body::read(session, shared.config.server.max_body_bytes).await?;
+    let server = &shared.config.server;
+    let rules = body::BodyRules {
+        max_bytes: server.max_body_bytes,
+        deadline: server.body_timeout,
+        budget: &shared.budget,
+    };
+    let (body, held) = body::read(session, &rules).await?;
+    // Held for the whole request: the body may be resent to another provider.
+    ctx.held.push(held);
     let req =
         openai::probe_request(&body).map_err(|e| GatewayError::new(ErrorKind::BadRequest, e.0))?;
     ctx.model = Some(req.model.clone());
@@ -26,7 +34,10 @@ pub async fn handle(
     if !key.allows(&req.model) {
         return Err(GatewayError::new(
             ErrorKind::Forbidden,
-            format!("This key is not allowed to use the model `{}`", req.model),
+            format!(
+                "This key is not allowed to use the model `{}`",
+                clip(&req.model)
+            ),
         )
         .into());
     }
@@ -36,7 +47,7 @@ pub async fn handle(
             ErrorKind::ModelNotFound,
             format!(
                 "The model `{}` does not exist or you do not have access to it.",
-                req.model
+                clip(&req.model)
             ),
         )
         .into());
@@ -65,7 +76,9 @@ pub async fn handle(
             provider,
             status,
             body,
+            held,
         } => {
+            ctx.held.push(held);
             ctx.provider = Some(provider.name.clone());
             let renamed = provider.upstream_model(&req.model) != req.model;
             let answer = openai::answer_for_client(body, renamed.then_some(req.model.as_str()))
@@ -85,7 +98,7 @@ pub async fn handle(
             let renamed = exchange.provider.upstream_model(&req.model) != req.model;
             let mut translator = ChatPassthrough::new(
                 renamed.then_some(req.model.as_str()),
-                shared.config.server.max_answer_bytes,
+                server.max_event_bytes,
             );
             relay::stream(
                 session,

@@ -1,5 +1,6 @@
 //! What the gateway remembers about one request, from its first byte to its log line.
 
+use crate::budget::Reservation;
 use crate::dialect::usage::Usage;
 use crate::dialect::Dialect;
 use crate::gateway::route::Route;
@@ -22,6 +23,8 @@ pub struct RequestCtx {
     pub usage: Option<Usage>,
     /// Why the request did not end well, for the log line.
     pub failure: Option<String>,
+    /// Bodies this request keeps in memory, given back to the budget when it ends.
+    pub held: Vec<Reservation>,
     _inflight: InflightGuard,
 }
 
@@ -38,6 +41,7 @@ impl RequestCtx {
             attempts: 0,
             usage: None,
             failure: None,
+            held: Vec::new(),
             _inflight: inflight,
         }
     }

@@ -14,14 +14,17 @@ mod respond;
 mod route;
 
 pub use ctx::RequestCtx;
+pub use route::dialect_of_path;
 
 use crate::auth::{self, KeyStore};
+use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::dialect::errors::ErrorKind;
-use crate::error::GatewayError;
+use crate::error::{clip, GatewayError};
 use crate::inflight::Inflight;
+use crate::redact::Redactor;
 use crate::routing::Router;
-use crate::upstream::Upstream;
+use crate::upstream::{BodyRules, Upstream};
 use async_trait::async_trait;
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
@@ -35,14 +38,27 @@ pub struct Shared {
     pub keys: KeyStore,
     pub router: Router,
     pub upstream: Upstream,
+    /// Request and answer bodies held in memory, across all requests.
+    pub budget: MemoryBudget,
 }
 
 impl Shared {
-    pub fn new(config: Arc<Config>) -> Result<Self, globset::Error> {
+    pub fn new(config: Arc<Config>, redactor: Arc<Redactor>) -> Result<Self, globset::Error> {
+        let budget = MemoryBudget::new(config.server.max_buffered_bytes);
+        let rules = BodyRules {
+            redactor,
+            max_line: config.server.max_event_bytes,
+        };
         Ok(Shared {
             keys: KeyStore::from_config(&config)?,
             router: Router::new(&config.providers)?,
-            upstream: Upstream::new(config.routing.max_attempts, config.server.max_answer_bytes),
+            upstream: Upstream::new(
+                config.routing.max_attempts,
+                config.server.max_answer_bytes,
+                rules,
+                budget.clone(),
+            ),
+            budget,
             config,
         })
     }
@@ -73,19 +89,28 @@ impl Gateway {
     }
 
     async fn handle(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Failure> {
+        // A client that stops reading must not hold its stream, and the provider's, for ever.
+        session.set_write_timeout(Some(self.shared.config.server.client_write_timeout));
         let req = session.req_header();
         ctx.dialect = route::dialect_of_path(req.uri.path());
         let (route, dialect) = route::resolve(&req.method, req.uri.path())?;
         ctx.route = Some(route);
         ctx.dialect = dialect;
 
-        let credential = auth::credential(&req.headers, req.uri.query()).ok_or_else(|| {
-            GatewayError::new(
-                ErrorKind::InvalidKey,
-                "You didn't provide an API key. Provide it as `Authorization: Bearer <key>`, \
+        let credential = auth::credential(&req.headers, req.uri.query())
+            .map_err(|auth::Ambiguous| {
+                GatewayError::new(
+                    ErrorKind::BadRequest,
+                    "The request carries two different API keys; send exactly one.",
+                )
+            })?
+            .ok_or_else(|| {
+                GatewayError::new(
+                    ErrorKind::InvalidKey,
+                    "You didn't provide an API key. Provide it as `Authorization: Bearer <key>`, \
                  `x-api-key`, `x-goog-api-key` or the `key` query parameter.",
-            )
-        })?;
+                )
+            })?;
         let key = self.shared.keys.find(credential.secret).ok_or_else(|| {
             GatewayError::new(ErrorKind::InvalidKey, "Incorrect API key provided.")
         })?;
@@ -118,6 +143,8 @@ impl ProxyHttp for Gateway {
                 ctx.failure = Some(e.message.clone());
                 if respond::error(session, ctx.dialect, &e).await.is_err() {
                     session.set_keepalive(None);
+                } else if e.kind == ErrorKind::PayloadTooLarge {
+                    respond::linger(session).await;
                 }
             }
             Err(Failure::ClientGone) => {
@@ -133,7 +160,7 @@ impl ProxyHttp for Gateway {
     /// may carry a `key=`.
     fn request_summary(&self, session: &Session, _ctx: &RequestCtx) -> String {
         let req = session.req_header();
-        format!("{} {}", req.method, req.uri.path())
+        format!("{} {}", clip(req.method.as_str()), clip(req.uri.path()))
     }
 
     /// Never reached: `request_filter` answers every request.
@@ -148,23 +175,25 @@ impl ProxyHttp for Gateway {
     /// Runs last on every exit path: the access log line. Limits settle and usage is recorded
     /// here too once they exist, so that nothing held for a request outlives it.
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        crate::listener::request_done();
         let status = session.response_written().map_or(0, |h| h.status.as_u16());
         let usage = ctx.usage.unwrap_or_default();
+        let req = session.req_header();
         tracing::info!(
             target: "tollgate::access",
-            method = %session.req_header().method,
-            path = session.req_header().uri.path(),
+            method = %clip(req.method.as_str()),
+            path = &*clip(req.uri.path()),
             status,
             route = ctx.route.map_or("-", Route::label),
             key = ctx.key_name.as_deref().unwrap_or("-"),
-            model = ctx.model.as_deref().unwrap_or("-"),
+            model = &*clip(ctx.model.as_deref().unwrap_or("-")),
             provider = ctx.provider.as_deref().unwrap_or("-"),
             stream = ctx.stream,
             attempts = ctx.attempts,
             input_tokens = usage.input_total,
             output_tokens = usage.output_total,
             ms = ctx.started.elapsed().as_millis() as u64,
-            failure = ctx.failure.as_deref().unwrap_or(""),
+            failure = &*clip(ctx.failure.as_deref().unwrap_or("")),
         );
     }
 }

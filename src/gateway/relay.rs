@@ -47,8 +47,8 @@ fn stream_header(session: &Session, status: u16) -> pingora::Result<ResponseHead
 ///
 /// After the header is out no retry is possible, so any failure ends the client's stream with
 /// the dialect's in-band error event and terminator, never a hang or a silent cut. A client
-/// that leaves is noticed even while the provider is silent, and the provider's connection is
-/// closed so it stops generating.
+/// that leaves, or stops reading for longer than the write timeout, is noticed even while the
+/// provider is silent, and the provider's connection is closed so it stops generating.
 pub async fn stream(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -62,9 +62,12 @@ pub async fn stream(
         .await
         .map_err(|_| ClientGone)?;
 
+    // The idle clock restarts only when a complete event goes out: a provider trickling bytes
+    // that never finish an event cannot hold the stream open by sending them.
+    let mut until = exchange.idle_deadline();
     let result = loop {
         let next = tokio::select! {
-            next = exchange.next_chunk() => next,
+            next = exchange.next_chunk(until) => next,
             () = client_gone(session) => break Err(ClientGone),
         };
         match next {
@@ -85,6 +88,7 @@ pub async fn stream(
                     if send(session, out, false).await.is_err() {
                         break Err(ClientGone);
                     }
+                    until = exchange.idle_deadline();
                 }
                 Ok(None) => {}
                 Err(fault) => break Ok(Some((fault.kind, fault.message))),

@@ -49,3 +49,23 @@ pub async fn error(
     let r = render(dialect, err.kind, &err.message);
     whole(session, r.status, "application/json", &err.headers, r.body).await
 }
+
+/// The most of an unwanted request body read after answering, and for how long.
+const LINGER_BYTES: usize = 8 * 1024 * 1024;
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// After an answer given before the request body was read (413): reads and drops a bounded
+/// amount of the rest, so a client still sending gets to read the answer instead of a reset
+/// (closing a socket with unread data sends RST, which can discard the answer in flight).
+pub async fn linger(session: &mut Session) {
+    let _ = tokio::time::timeout(LINGER_TIME, async {
+        let mut read = 0;
+        while let Ok(Some(chunk)) = session.read_request_body().await {
+            read += chunk.len();
+            if read > LINGER_BYTES {
+                break;
+            }
+        }
+    })
+    .await;
+}

@@ -2,7 +2,7 @@
 
 use crate::dialect::errors::ErrorKind;
 use crate::dialect::Dialect;
-use crate::error::GatewayError;
+use crate::error::{clip, GatewayError};
 use http::Method;
 
 /// An operation tollgate serves.
@@ -52,14 +52,17 @@ pub fn resolve(method: &Method, path: &str) -> Result<(Route, Dialect), GatewayE
         _ => {
             return Err(GatewayError::new(
                 ErrorKind::UnknownRoute,
-                format!("Invalid URL ({method} {path})"),
+                format!("Invalid URL ({} {})", clip(method.as_str()), clip(path)),
             ))
         }
     };
     if *method != allowed {
         return Err(GatewayError::new(
             ErrorKind::MethodNotAllowed,
-            format!("Method {method} is not allowed for {path}; use {allowed}"),
+            format!(
+                "Method {} is not allowed for {path}; use {allowed}",
+                clip(method.as_str())
+            ),
         )
         .with_header("allow", allowed.as_str()));
     }

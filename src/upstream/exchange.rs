@@ -1,10 +1,12 @@
 //! One HTTP exchange with one provider, on Pingora's connector (pooled, rustls, h1 and h2).
 
+use crate::budget::Reservation;
 use crate::config::Provider;
 use crate::dialect::errors::ErrorKind;
 use crate::dialect::Dialect;
 use crate::error::GatewayError;
-use bytes::Bytes;
+use crate::redact::{LineMasker, Redactor};
+use bytes::{Bytes, BytesMut};
 use pingora::connectors::http::Connector;
 use pingora::http::RequestHeader;
 use pingora::protocols::http::client::HttpSession;
@@ -14,19 +16,34 @@ use pingora::{Error as PError, ErrorType};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::timeout;
+use tokio::time::{timeout, timeout_at, Instant};
 
 /// How long an idle pooled connection to a provider is kept.
 const POOL_IDLE: Duration = Duration::from_secs(90);
 
-/// An exchange whose response header has arrived; the body is read with [`Exchange::next_chunk`].
+/// An exchange whose response header has arrived; the body is read with [`Exchange::next_chunk`]
+/// or [`Exchange::read_to_end`].
+///
+/// This is the only reader of a provider's bytes, and every byte it hands out, header values
+/// included, has been through the redactor: a provider that quotes tollgate's key back cannot
+/// get it to a client, whichever path or conversion its bytes take afterwards.
 pub struct Exchange {
     session: HttpSession,
     peer: HttpPeer,
     pub provider: Arc<Provider>,
     pub status: u16,
     pub content_type: Option<String>,
-    idle: Duration,
+    redactor: Arc<Redactor>,
+    lines: LineMasker,
+    /// When the whole exchange must be over (`timeouts.total`).
+    deadline: Instant,
+}
+
+/// What a provider's body may hold in memory: one unfinished line of a stream.
+#[derive(Debug, Clone)]
+pub struct BodyRules {
+    pub redactor: Arc<Redactor>,
+    pub max_line: usize,
 }
 
 /// The request path for a provider's dialect, after its base URL's path.
@@ -111,6 +128,21 @@ fn is_connect_error(e: &PError) -> bool {
     )
 }
 
+/// A Pingora error as it may be logged: its type and, for socket errors, the OS error kind.
+/// Never its context, which for a malformed answer is the raw header block, reflected
+/// `Authorization` header included.
+pub(crate) struct SafeError<'a>(pub &'a PError);
+
+impl std::fmt::Display for SafeError<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.etype().as_str())?;
+        match self.0.root_cause().downcast_ref::<std::io::Error>() {
+            Some(io) => write!(f, " ({:?})", io.kind()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The gateway's view of a transport error while talking to a provider. Client-facing messages
 /// do not name the provider: provider names are the operator's topology, and go to the log.
 pub(crate) fn classify(e: &PError) -> GatewayError {
@@ -143,6 +175,14 @@ fn timed_out(what: &str) -> GatewayError {
     .retryable()
 }
 
+fn over_time() -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamTimeout,
+        "the provider did not finish its answer in time",
+    )
+    .retryable()
+}
+
 /// How long to wait for the rest of a provider's body after the terminal event, so the
 /// connection can go back to the pool instead of being closed.
 const DRAIN_AFTER_END: Duration = Duration::from_secs(1);
@@ -156,17 +196,20 @@ impl Exchange {
         addr: SocketAddr,
         body: Bytes,
         stream: bool,
+        rules: &BodyRules,
     ) -> Result<Exchange, GatewayError> {
+        let deadline = Instant::now() + provider.timeouts.total;
         let peer = peer_for(&provider, addr);
         // A pooled connection the provider already closed fails on first use; that says nothing
         // about the provider, so it is retried once on a fresh connection.
         for first_try in [true, false] {
             let (mut session, reused) = connector.get_http_session(&peer).await.map_err(|e| {
-                tracing::info!(provider = %provider.name, error = %e, "cannot connect");
+                tracing::info!(provider = %provider.name, error = %SafeError(&e), "cannot connect");
                 classify(&e)
             })?;
-            let sent: Result<pingora::Result<()>, _> =
-                timeout(provider.timeouts.first_byte, async {
+            let sent: Result<pingora::Result<()>, _> = timeout_at(
+                (Instant::now() + provider.timeouts.first_byte).min(deadline),
+                async {
                     let req = request_header(&provider, body.len(), stream)?;
                     session.write_request_header(Box::new(req)).await?;
                     session.write_request_body(body.clone(), true).await?;
@@ -179,19 +222,21 @@ impl Exchange {
                             _ => return Ok(()),
                         }
                     }
-                })
-                .await;
+                },
+            )
+            .await;
             match sent {
+                Err(_) if Instant::now() >= deadline => return Err(over_time()),
                 Err(_) => return Err(timed_out("response header")),
                 Ok(Err(mut e)) => {
                     // Pingora marks the errors that mean "this pooled connection was already
                     // dead" (the request never reached the provider); only those are resent.
                     e.retry.decide_reuse(reused);
                     if first_try && e.retry() {
-                        tracing::debug!(provider = %provider.name, error = %e, "stale pooled connection, resending");
+                        tracing::debug!(provider = %provider.name, error = %SafeError(&e), "stale pooled connection, resending");
                         continue;
                     }
-                    tracing::info!(provider = %provider.name, error = %e, "exchange failed");
+                    tracing::info!(provider = %provider.name, error = %SafeError(&e), "exchange failed");
                     return Err(classify(&e));
                 }
                 Ok(Ok(())) => {}
@@ -208,15 +253,17 @@ impl Exchange {
                 .headers
                 .get("content-type")
                 .and_then(|v| v.to_str().ok())
+                .filter(|v| !rules.redactor.finds(v.as_bytes()))
                 .map(str::to_string);
-            let idle = provider.timeouts.idle;
             return Ok(Exchange {
                 session,
                 peer,
                 provider,
                 status,
                 content_type,
-                idle,
+                redactor: rules.redactor.clone(),
+                lines: LineMasker::new(rules.max_line),
+                deadline,
             });
         }
         Err(GatewayError::new(
@@ -235,24 +282,65 @@ impl Exchange {
         })
     }
 
-    /// The next chunk of the body, `None` at its end; fails after the idle timeout.
-    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, GatewayError> {
-        match timeout(self.idle, self.session.read_response_body()).await {
+    /// A response header's value, for passing on to the client; `None` when absent, not text,
+    /// or holding a secret.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let value = self.session.response_header()?.headers.get(name)?;
+        let text = value.to_str().ok()?;
+        (!self.redactor.finds(text.as_bytes())).then(|| text.to_string())
+    }
+
+    /// The instant the next read must finish by when waiting at most `idle` for it.
+    pub fn idle_deadline(&self) -> Instant {
+        (Instant::now() + self.provider.timeouts.idle).min(self.deadline)
+    }
+
+    /// A raw chunk of the body, `None` at its end; fails at `until`.
+    async fn raw_chunk(&mut self, until: Instant) -> Result<Option<Bytes>, GatewayError> {
+        match timeout_at(until, self.session.read_response_body()).await {
+            Err(_) if until >= self.deadline => Err(over_time()),
             Err(_) => Err(timed_out("data")),
             Ok(Err(e)) => {
-                tracing::info!(provider = %self.provider.name, error = %e, "reading the answer failed");
+                tracing::info!(provider = %self.provider.name, error = %SafeError(&e), "reading the answer failed");
                 Err(classify(&e))
             }
             Ok(Ok(chunk)) => Ok(chunk),
         }
     }
 
-    /// Reads the whole body, up to `cap` bytes.
-    pub async fn read_to_end(&mut self, cap: usize) -> Result<Bytes, GatewayError> {
+    /// The next complete lines of a streamed body, masked, or `None` at its end (after any
+    /// unfinished last line). Fails at `until` (see [`Exchange::idle_deadline`]), at the total
+    /// deadline, and when a line outgrows its bound.
+    pub async fn next_chunk(&mut self, until: Instant) -> Result<Option<Bytes>, GatewayError> {
+        loop {
+            let Some(chunk) = self.raw_chunk(until.min(self.deadline)).await? else {
+                return Ok(self.lines.finish(&self.redactor));
+            };
+            match self.lines.push(&self.redactor, chunk) {
+                Ok(Some(lines)) => return Ok(Some(lines)),
+                Ok(None) => {}
+                Err(e) => {
+                    return Err(GatewayError::new(
+                        ErrorKind::BadUpstream,
+                        format!("the provider sent a line longer than {} bytes", e.limit),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Reads the whole body, up to `cap` bytes, masked, taking its size from the memory budget
+    /// through `held` as it arrives. Each chunk must come within the idle timeout, and the whole
+    /// within the total one.
+    pub async fn read_to_end(
+        &mut self,
+        cap: usize,
+        held: &mut Reservation,
+    ) -> Result<Bytes, GatewayError> {
         let mut first: Option<Bytes> = None;
-        let mut more: Vec<u8> = Vec::new();
+        let mut more = BytesMut::new();
         let mut total = 0usize;
-        while let Some(chunk) = self.next_chunk().await? {
+        while let Some(chunk) = self.raw_chunk(self.idle_deadline()).await? {
             total += chunk.len();
             if total > cap {
                 return Err(GatewayError::new(
@@ -260,6 +348,7 @@ impl Exchange {
                     format!("the provider answered more than {cap} bytes"),
                 ));
             }
+            held.ensure(total).map_err(|_| GatewayError::overloaded())?;
             match &first {
                 None => first = Some(chunk),
                 Some(f) => {
@@ -270,11 +359,12 @@ impl Exchange {
                 }
             }
         }
-        Ok(if more.is_empty() {
+        let body = if more.is_empty() {
             first.unwrap_or_default()
         } else {
-            Bytes::from(more)
-        })
+            more.freeze()
+        };
+        Ok(self.redactor.mask(body))
     }
 
     /// After the stream's terminal event: reads what is left of the body for a moment, so the

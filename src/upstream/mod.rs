@@ -3,9 +3,10 @@
 mod exchange;
 mod resolve;
 
-pub use exchange::Exchange;
+pub use exchange::{BodyRules, Exchange};
 pub use resolve::Resolver;
 
+use crate::budget::{MemoryBudget, Reservation};
 use crate::config::Provider;
 use crate::dialect::errors::ErrorKind;
 use crate::error::GatewayError;
@@ -20,6 +21,8 @@ pub enum Reply {
         provider: Arc<Provider>,
         status: u16,
         body: Bytes,
+        /// The body's share of the memory budget, held until it has been written.
+        held: Reservation,
     },
     /// An event stream whose header has arrived; its body is still to be relayed.
     Streaming(Box<Exchange>),
@@ -31,15 +34,27 @@ pub struct Upstream {
     resolver: Resolver,
     max_attempts: u32,
     max_answer_bytes: usize,
+    rules: BodyRules,
+    budget: MemoryBudget,
 }
 
+/// The most of a provider's error answer that is read: an error message, not a document.
+const MAX_ERROR_BYTES: usize = 1024 * 1024;
+
 impl Upstream {
-    pub fn new(max_attempts: u32, max_answer_bytes: usize) -> Self {
+    pub fn new(
+        max_attempts: u32,
+        max_answer_bytes: usize,
+        rules: BodyRules,
+        budget: MemoryBudget,
+    ) -> Self {
         Upstream {
             connector: Connector::new(None),
             resolver: Resolver::default(),
             max_attempts,
             max_answer_bytes,
+            rules,
+            budget,
         }
     }
 
@@ -104,20 +119,34 @@ impl Upstream {
             tracing::info!(provider = %provider.name, error = %e, "cannot resolve the provider");
             GatewayError::new(ErrorKind::NoProvider, "could not resolve the provider's address").retryable()
         })?;
-        let mut ex = Exchange::start(&self.connector, provider.clone(), addr, body, stream).await?;
+        let mut ex = Exchange::start(
+            &self.connector,
+            provider.clone(),
+            addr,
+            body,
+            stream,
+            &self.rules,
+        )
+        .await?;
         let status = ex.status;
+        let mut held = self.budget.reservation();
         if !(200..300).contains(&status) {
+            let retry_after = ex.header("retry-after");
             let body = ex
-                .read_to_end(self.max_answer_bytes)
+                .read_to_end(MAX_ERROR_BYTES, &mut held)
                 .await
                 .unwrap_or_default();
             ex.release(&self.connector).await;
-            return Err(provider_error(status, body));
+            let mut e = provider_error(status, body);
+            if let (Some(v), true) = (retry_after, e.reply.is_some()) {
+                e = e.with_header("retry-after", v);
+            }
+            return Err(e);
         }
         if stream && status == 200 && ex.is_event_stream() {
             return Ok(Reply::Streaming(Box::new(ex)));
         }
-        let body = ex.read_to_end(self.max_answer_bytes).await?;
+        let body = ex.read_to_end(self.max_answer_bytes, &mut held).await?;
         ex.release(&self.connector).await;
         // Only the framing is checked here, so a proxy's HTML page or a plain-text failure is
         // retried; the client dialect's codec parses the JSON itself, once.
@@ -132,6 +161,7 @@ impl Upstream {
             provider: provider.clone(),
             status,
             body,
+            held,
         })
     }
 }
@@ -145,9 +175,17 @@ fn is_json_object(body: &[u8]) -> bool {
     starts_like_json_object(body) && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
 }
 
-/// A provider's error status, classified for retry and for the client.
+/// A provider's error status, classified for retry and for the client. `body` has already been
+/// through the redactor, as everything read from a provider has.
 fn provider_error(status: u16, body: Bytes) -> GatewayError {
     let mut e = match status {
+        // A redirect is a misconfigured base URL or a hostile middlebox; following it could send
+        // the provider key elsewhere, and passing it on would send the client elsewhere.
+        300..=399 => GatewayError::new(
+            ErrorKind::BadUpstream,
+            format!("the provider answered with a redirect (status {status})"),
+        )
+        .retryable(),
         // The provider rejected tollgate's own credentials: an operator problem the client must
         // not mistake for its own key being wrong, and whose body may quote the provider key.
         401 | 403 => GatewayError::new(
