@@ -59,21 +59,22 @@ impl Redactor {
     }
 
     /// `bytes` with every secret replaced by [`MASK`]; shared, not copied, when there is none.
+    ///
+    /// A secret spelled with JSON `\u00XX` escapes is found too: when the bytes hold such
+    /// escapes, they are also searched with every escape of a plain ASCII character written
+    /// out, and if that finds a secret, that spelled-out form is what is returned, masked.
     pub fn mask(&self, bytes: Bytes) -> Bytes {
         let Some(f) = &self.finder else { return bytes };
-        let mut found = f.find_iter(&bytes[..]).peekable();
-        if found.peek().is_none() {
+        if memchr::memmem::find(&bytes, b"\\u00").is_some() {
+            let plain = unescape_ascii(&bytes);
+            if f.is_match(&plain[..]) {
+                return replace(f, &plain);
+            }
+        }
+        if !f.is_match(&bytes[..]) {
             return bytes;
         }
-        let mut out = BytesMut::with_capacity(bytes.len());
-        let mut at = 0;
-        for m in found {
-            out.extend_from_slice(&bytes[at..m.start()]);
-            out.extend_from_slice(MASK.as_bytes());
-            at = m.end();
-        }
-        out.extend_from_slice(&bytes[at..]);
-        out.freeze()
+        replace(f, &bytes)
     }
 
     /// `text` with every secret replaced by [`MASK`].
@@ -90,6 +91,53 @@ impl Redactor {
             _ => Cow::Borrowed(text),
         }
     }
+}
+
+fn replace(f: &AhoCorasick, bytes: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(bytes.len());
+    let mut at = 0;
+    for m in f.find_iter(bytes) {
+        out.extend_from_slice(&bytes[at..m.start()]);
+        out.extend_from_slice(MASK.as_bytes());
+        at = m.end();
+    }
+    out.extend_from_slice(&bytes[at..]);
+    out.freeze()
+}
+
+/// `bytes` with each JSON escape `\u00XX` of a printable ASCII character other than `"` and
+/// `\` written as that character: the same JSON, spelled so that a secret shows.
+fn unescape_ascii(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            let hex = bytes
+                .get(i + 2..i + 6)
+                .filter(|_| bytes[i + 1] == b'u')
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| {
+                    u8::from_str_radix(h, 16)
+                        .ok()
+                        .filter(|_| h.starts_with("00"))
+                });
+            match hex {
+                Some(c) if c.is_ascii_graphic() && c != b'"' && c != b'\\' || c == b' ' => {
+                    out.push(c);
+                    i += 6;
+                }
+                _ => {
+                    // Any other escape is kept whole, so `\\u0041` stays an escaped backslash.
+                    out.extend_from_slice(&bytes[i..(i + 2).min(bytes.len())]);
+                    i += 2;
+                }
+            }
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// A line of a provider's stream grew past its limit without ending.
@@ -168,6 +216,17 @@ mod tests {
         assert_eq!(r.mask_str("key=sk-client;"), "key=[REDACTED];");
         assert!(r.finds(b"..sk-client.."));
         assert!(!r.finds(b"sk-clien"));
+    }
+
+    #[test]
+    fn a_secret_spelled_with_unicode_escapes_is_found() {
+        let r = Redactor::new(["sk-up-1"]);
+        assert_eq!(
+            masked(&r, r#"{"m":"Bearer sk-\u0075p-1 \\u0041 \u00e9 \u0022"}"#),
+            r#"{"m":"Bearer [REDACTED] \\u0041 \u00e9 \u0022"}"#
+        );
+        // Escapes without a secret behind them are left as they came.
+        assert_eq!(masked(&r, r#"{"m":"\u0041"}"#), r#"{"m":"\u0041"}"#);
     }
 
     #[test]

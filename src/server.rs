@@ -4,7 +4,7 @@ use crate::admin::Admin;
 use crate::config::Config;
 use crate::gateway::{Gateway, Shared};
 use crate::inflight::Inflight;
-use crate::listener::{Guarded, HeaderRules};
+use crate::listener::{ConnRules, Guarded};
 use crate::redact::Redactor;
 use async_trait::async_trait;
 use pingora::server::configuration::ServerConf;
@@ -38,9 +38,10 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let config = Arc::new(config);
     let shared = Arc::new(Shared::new(config.clone(), Arc::new(redactor))?);
 
-    let header_rules = HeaderRules {
-        max_bytes: config.server.max_header_bytes,
-        timeout: config.server.header_timeout,
+    let conn_rules = ConnRules {
+        max_header_bytes: config.server.max_header_bytes,
+        header_timeout: config.server.header_timeout,
+        write_timeout: config.server.client_write_timeout,
     };
     // One service per address, so that each listener has its own connection cap.
     for addr in &config.listen {
@@ -48,7 +49,7 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
             &server.configuration,
             Gateway::new(shared.clone(), inflight.clone()),
         );
-        let app = Guarded::new(proxy, config.server.max_connections, header_rules);
+        let app = Guarded::new(proxy, config.server.max_connections, conn_rules);
         let mut api = Service::new(format!("tollgate api {addr}"), app);
         api.add_tcp(&addr.to_string());
         server.add_service(api);

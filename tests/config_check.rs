@@ -81,7 +81,7 @@ fn a_missing_environment_variable_is_named() {
         err.trim(),
         format!("error: {file}: providers[0].api_key: environment variable TOLLGATE_TEST_UNSET_KEY is not set")
     );
-    let (code, out, _, _) = check_yaml(yaml, &[("TOLLGATE_TEST_UNSET_KEY", "sk-x")]);
+    let (code, out, _, _) = check_yaml(yaml, &[("TOLLGATE_TEST_UNSET_KEY", "sk-x-long-enough")]);
     assert_eq!(code, 0, "{out}");
 }
 
@@ -138,4 +138,67 @@ fn semantic_errors_name_their_field() {
             "expected {expected:?}, got {err:?}"
         );
     }
+}
+
+#[test]
+fn secrets_too_short_to_mask_are_refused() {
+    for (entry, at) in [
+        (
+            "providers:\n  - { name: a, dialect: openai, base_url: http://127.0.0.1:1/v1, api_key: sk-1234, models: [m] }\n",
+            "providers[0].api_key",
+        ),
+        (
+            "providers:\n  - { name: a, dialect: openai, base_url: http://127.0.0.1:1/v1, models: [m] }\nkeys:\n  - { key: short, name: n }\n",
+            "keys[0].key",
+        ),
+    ] {
+        let (code, _, err, file) = check_yaml(&format!("listen: 127.0.0.1:1\n{entry}"), &[]);
+        assert_eq!(code, 2);
+        assert_eq!(
+            err.trim(),
+            format!("error: {file}: {at}: expected a secret of at least 8 characters")
+        );
+    }
+}
+
+#[test]
+fn hardening_limits_are_validated() {
+    for (server, at, expected) in [
+        (
+            "max_event_bytes: 0",
+            "server.max_event_bytes",
+            "expected at least 1",
+        ),
+        (
+            "max_connections: 0",
+            "server.max_connections",
+            "expected at least 1",
+        ),
+        (
+            "max_header_bytes: 2000000",
+            "server.max_header_bytes",
+            "expected at most 1048575",
+        ),
+        (
+            "header_timeout: 0s",
+            "server.header_timeout",
+            "expected a duration above zero, like 30s",
+        ),
+        (
+            "client_write_timeout: 0s",
+            "server.client_write_timeout",
+            "expected a duration above zero, like 30s",
+        ),
+    ] {
+        let yaml =
+            format!("listen: 127.0.0.1:1\nserver: {{ {server} }}\nproviders:\n{GOOD_PROVIDER}");
+        let (code, _, err, file) = check_yaml(&yaml, &[]);
+        assert_eq!(code, 2, "{server}");
+        assert_eq!(err.trim(), format!("error: {file}: {at}: {expected}"));
+    }
+    let yaml = format!(
+        "listen: 127.0.0.1:1\nserver: {{ max_buffered_bytes: 1000000, body_timeout: 5s, max_connections: 100 }}\nproviders:\n  - {{ name: a, dialect: openai, base_url: http://127.0.0.1:1/v1, models: [m], timeouts: {{ total: 10m }} }}\n"
+    );
+    let (code, out, err, _) = check_yaml(&yaml, &[]);
+    assert_eq!(code, 0, "{out}{err}");
 }

@@ -174,6 +174,32 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
+/// Writes a hostile provider's bytes: paced one byte at a time if asked, then endlessly.
+async fn write_hostile(
+    stream: &mut TcpStream,
+    b: &crate::Behavior,
+    bytes: &[u8],
+) -> io::Result<()> {
+    match b.trickle {
+        Some(pause) => {
+            for byte in bytes {
+                stream.write_all(std::slice::from_ref(byte)).await?;
+                tokio::time::sleep(pause).await;
+            }
+        }
+        None => stream.write_all(bytes).await?,
+    }
+    if let Some(more) = &b.endless {
+        loop {
+            if !b.event_delay.is_zero() {
+                tokio::time::sleep(b.event_delay).await;
+            }
+            stream.write_all(more).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> io::Result<()> {
     let mut out = Vec::with_capacity(data.len() + 12);
     out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
@@ -192,6 +218,24 @@ async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::R
     }
     if !b.header_delay.is_zero() {
         tokio::time::sleep(b.header_delay).await;
+    }
+    if let Some(wire) = &b.wire {
+        let written = write_hostile(stream, &b, &(wire.0)(req)).await;
+        if written.is_err() {
+            state
+                .broken_writes
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        }
+        written?;
+        if b.keep_open {
+            let mut sink = [0u8; 1024];
+            while let Ok(n) = stream.read(&mut sink).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+        return Ok(false);
     }
     if b.early_hints {
         stream

@@ -29,6 +29,27 @@ pub enum Reset {
     AfterFirstEvent,
 }
 
+/// Builds a whole response, status line to body, from the request it answers: how a test plays
+/// a hostile provider (one that echoes the request's headers back, sends a broken header block,
+/// redirects, or never ends a line).
+#[derive(Clone)]
+pub struct Wire(pub Arc<WireFn>);
+
+/// The function behind a [`Wire`].
+pub type WireFn = dyn Fn(&Recorded) -> Vec<u8> + Send + Sync;
+
+impl Wire {
+    pub fn new(f: impl Fn(&Recorded) -> Vec<u8> + Send + Sync + 'static) -> Self {
+        Wire(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Wire(..)")
+    }
+}
+
 /// What the mock does for one request.
 #[derive(Debug, Clone)]
 pub struct Behavior {
@@ -53,6 +74,16 @@ pub struct Behavior {
     pub early_hints: bool,
     /// In a stream, wait this long after `data: [DONE]` before ending the body.
     pub linger_after_done: Duration,
+    /// Write exactly these bytes as the response (nothing else of this behaviour applies but
+    /// `header_delay`, `trickle`, `endless`, `event_delay` and `keep_open`).
+    pub wire: Option<Wire>,
+    /// Write the `wire` bytes one at a time, this long apart.
+    pub trickle: Option<Duration>,
+    /// After `wire`, write these bytes again and again (`event_delay` apart) until the peer
+    /// stops taking them.
+    pub endless: Option<Bytes>,
+    /// After `wire`, keep the connection open until the peer closes it.
+    pub keep_open: bool,
 }
 
 impl Default for Behavior {
@@ -69,6 +100,10 @@ impl Default for Behavior {
             raw: None,
             early_hints: false,
             linger_after_done: Duration::ZERO,
+            wire: None,
+            trickle: None,
+            endless: None,
+            keep_open: false,
         }
     }
 }
@@ -77,6 +112,14 @@ impl Behavior {
     pub fn status(status: u16) -> Self {
         Behavior {
             status,
+            ..Self::default()
+        }
+    }
+
+    /// Answers with the bytes `f` builds from the request.
+    pub fn wire(f: impl Fn(&Recorded) -> Vec<u8> + Send + Sync + 'static) -> Self {
+        Behavior {
+            wire: Some(Wire::new(f)),
             ..Self::default()
         }
     }
@@ -137,6 +180,8 @@ pub(crate) struct State {
     pub requests: Mutex<Vec<Recorded>>,
     pub record: bool,
     pub seen: Notify,
+    /// Writes that failed because the peer had gone: how a test sees tollgate hang up.
+    pub broken_writes: std::sync::atomic::AtomicUsize,
 }
 
 impl State {
@@ -179,6 +224,7 @@ impl MockProvider {
             requests: Mutex::new(Vec::new()),
             record,
             seen: Notify::new(),
+            broken_writes: Default::default(),
         });
         let task = tokio::spawn(http1::serve(listener, state.clone()));
         Ok(MockProvider { addr, state, task })
@@ -218,6 +264,13 @@ impl MockProvider {
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default()
+    }
+
+    /// How many of its writes failed because tollgate had closed the connection.
+    pub fn broken_writes(&self) -> usize {
+        self.state
+            .broken_writes
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Waits until at least `n` requests have arrived.

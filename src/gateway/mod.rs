@@ -89,8 +89,6 @@ impl Gateway {
     }
 
     async fn handle(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Failure> {
-        // A client that stops reading must not hold its stream, and the provider's, for ever.
-        session.set_write_timeout(Some(self.shared.config.server.client_write_timeout));
         let req = session.req_header();
         ctx.dialect = route::dialect_of_path(req.uri.path());
         let (route, dialect) = route::resolve(&req.method, req.uri.path())?;

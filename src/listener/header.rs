@@ -5,11 +5,15 @@
 
 use std::time::Duration;
 
-/// What a header block may cost.
+/// What a client connection may cost.
 #[derive(Debug, Clone, Copy)]
-pub struct HeaderRules {
-    pub max_bytes: usize,
-    pub timeout: Duration,
+pub struct ConnRules {
+    /// The largest header block.
+    pub max_header_bytes: usize,
+    /// From a header block's first byte to its end.
+    pub header_timeout: Duration,
+    /// The longest any write to the client may wait for it to read.
+    pub write_timeout: Duration,
 }
 
 /// How a header block broke its rules.

@@ -1,11 +1,16 @@
-//! A client connection's stream, with the header phase enforced underneath Pingora's parser.
+//! A client connection's stream, with the header phase and write stalls enforced underneath
+//! Pingora's HTTP code.
 //!
 //! Reads pass through untouched. While a header block is arriving, each read is scanned (see
 //! [`super::header`]); a block that outgrows its cap or its deadline gets a final answer written
 //! straight to the socket (431 or 408, in the dialect its path suggests) and a read error, which
 //! makes Pingora close the connection.
+//!
+//! Writes pass through too, but none may wait longer than the write timeout for a client that
+//! does not read. Pingora's own write timeout covers body writes only, not the final chunk,
+//! flushes or shutdown, where a client that stopped reading would hold the request for ever.
 
-use super::header::{HeaderRules, HeaderScan, Violation};
+use super::header::{ConnRules, HeaderScan, Violation};
 use crate::dialect::errors::{render, ErrorKind};
 use async_trait::async_trait;
 use pingora::protocols::{
@@ -23,21 +28,57 @@ use tokio::time::Sleep;
 
 pub struct GuardedIo {
     inner: Stream,
-    rules: HeaderRules,
+    rules: ConnRules,
     /// Set by the gateway when a request has been answered: the next bytes start a new block.
     next_request: Arc<AtomicBool>,
     scan: HeaderScan,
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Running while a write waits for the client.
+    write_stall: Option<Pin<Box<Sleep>>>,
+    /// A write timed out: the client is taken to be gone, and every later write fails at once.
+    write_dead: bool,
+}
+
+fn write_timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading")
 }
 
 impl GuardedIo {
-    pub fn new(inner: Stream, rules: HeaderRules, next_request: Arc<AtomicBool>) -> Self {
+    pub fn new(inner: Stream, rules: ConnRules, next_request: Arc<AtomicBool>) -> Self {
         GuardedIo {
             inner,
             rules,
             next_request,
             scan: HeaderScan::default(),
             deadline: None,
+            write_stall: None,
+            write_dead: false,
+        }
+    }
+
+    /// Passes a write's outcome on, failing it once it has waited longer than the timeout.
+    fn bounded<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        res: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match res {
+            Poll::Ready(r) => {
+                self.write_stall = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let limit = self.rules.write_timeout;
+                let stall = self
+                    .write_stall
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                if stall.as_mut().poll(cx).is_ready() {
+                    self.write_stall = None;
+                    self.write_dead = true;
+                    return Poll::Ready(Err(write_timed_out()));
+                }
+                Poll::Pending
+            }
         }
     }
 
@@ -49,7 +90,7 @@ impl GuardedIo {
                 ErrorKind::HeaderTooLarge,
                 format!(
                     "The request header block is larger than the {} bytes this gateway accepts",
-                    self.rules.max_bytes
+                    self.rules.max_header_bytes
                 ),
                 "Request Header Fields Too Large",
                 io::Error::new(io::ErrorKind::InvalidData, "request header block too large"),
@@ -58,7 +99,7 @@ impl GuardedIo {
                 ErrorKind::RequestTimeout,
                 format!(
                     "The request header block did not arrive within {} seconds",
-                    self.rules.timeout.as_secs_f64()
+                    self.rules.header_timeout.as_secs_f64()
                 ),
                 "Request Timeout",
                 io::Error::new(io::ErrorKind::TimedOut, "request header block too slow"),
@@ -105,9 +146,9 @@ impl AsyncRead for GuardedIo {
             if !fresh.is_empty() && !this.scan.started() {
                 // The clock starts at the first byte: an idle keep-alive connection is the
                 // keep-alive timeout's business, not this one's.
-                this.deadline = Some(Box::pin(tokio::time::sleep(this.rules.timeout)));
+                this.deadline = Some(Box::pin(tokio::time::sleep(this.rules.header_timeout)));
             }
-            if let Err(v) = this.scan.feed(fresh, this.rules.max_bytes) {
+            if let Err(v) = this.scan.feed(fresh, this.rules.max_header_bytes) {
                 buf.set_filled(before);
                 return Poll::Ready(Err(this.refuse(cx, v)));
             }
@@ -125,7 +166,11 @@ impl AsyncWrite for GuardedIo {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *self.inner).poll_write(cx, data)
+        if self.write_dead {
+            return Poll::Ready(Err(write_timed_out()));
+        }
+        let res = Pin::new(&mut *self.inner).poll_write(cx, data);
+        self.bounded(cx, res)
     }
 
     fn poll_write_vectored(
@@ -133,7 +178,11 @@ impl AsyncWrite for GuardedIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut *self.inner).poll_write_vectored(cx, bufs)
+        if self.write_dead {
+            return Poll::Ready(Err(write_timed_out()));
+        }
+        let res = Pin::new(&mut *self.inner).poll_write_vectored(cx, bufs);
+        self.bounded(cx, res)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -141,18 +190,30 @@ impl AsyncWrite for GuardedIo {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.inner).poll_flush(cx)
+        if self.write_dead {
+            return Poll::Ready(Err(write_timed_out()));
+        }
+        let res = Pin::new(&mut *self.inner).poll_flush(cx);
+        self.bounded(cx, res)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut *self.inner).poll_shutdown(cx)
+        if self.write_dead {
+            return Poll::Ready(Ok(()));
+        }
+        let res = Pin::new(&mut *self.inner).poll_shutdown(cx);
+        self.bounded(cx, res)
     }
 }
 
 #[async_trait]
 impl Shutdown for GuardedIo {
     async fn shutdown(&mut self) {
-        self.inner.shutdown().await
+        // Pingora's shutdown flushes first; a client that does not read must not stall it.
+        if !self.write_dead {
+            let limit = self.rules.write_timeout;
+            let _ = tokio::time::timeout(limit, self.inner.shutdown()).await;
+        }
     }
 }
 

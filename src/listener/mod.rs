@@ -1,5 +1,5 @@
-//! The client listener's own defences, below the HTTP layer: a cap on open connections, and
-//! a size cap and deadline on every request's header block.
+//! The client listener's own defences, below the HTTP layer: a cap on open connections, a size
+//! cap and deadline on every request's header block, and a timeout on every write.
 //!
 //! [`Guarded`] wraps Pingora's HTTP application: a connection over the cap is closed as soon as
 //! it is accepted, before a byte is read; every other one is read through [`io::GuardedIo`].
@@ -7,7 +7,7 @@
 mod header;
 mod io;
 
-pub use header::HeaderRules;
+pub use header::ConnRules;
 
 use async_trait::async_trait;
 use pingora::apps::ServerApp;
@@ -34,11 +34,11 @@ pub fn request_done() {
 pub struct Guarded<A> {
     inner: Arc<A>,
     slots: Arc<Semaphore>,
-    rules: HeaderRules,
+    rules: ConnRules,
 }
 
 impl<A> Guarded<A> {
-    pub fn new(inner: A, max_connections: usize, rules: HeaderRules) -> Self {
+    pub fn new(inner: A, max_connections: usize, rules: ConnRules) -> Self {
         Guarded {
             inner: Arc::new(inner),
             slots: Arc::new(Semaphore::new(max_connections.min(Semaphore::MAX_PERMITS))),

@@ -225,6 +225,12 @@ impl Conn {
         String::from_utf8(out).unwrap()
     }
 
+    /// The connection, for another request once this response has been read whole.
+    pub fn into_stream(self) -> TcpStream {
+        assert!(self.buf.is_empty(), "bytes after the response");
+        self.stream
+    }
+
     pub async fn finish(mut self) -> Response {
         let body = self.body().await;
         Response {
