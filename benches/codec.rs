@@ -6,6 +6,16 @@ use std::hint::black_box;
 use tollgate::dialect::openai::{probe_request, request_for, ChatPassthrough};
 use tollgate::dialect::sse::EventSplitter;
 use tollgate::dialect::stream::StreamTranslator;
+use tollgate::redact::{LineMasker, Redactor};
+
+/// A provider key, and two client keys, as the redactor holds them.
+fn redactor() -> Redactor {
+    Redactor::new([
+        "sk-proj-5f1b7c2d9e8a4b3c6d0e1f2a3b4c5d6e7f8091a2b3c4d5e6",
+        "sk-client-0001-aaaaaaaaaaaa",
+        "sk-client-0002-bbbbbbbbbbbb",
+    ])
+}
 
 fn chat_body(bytes: usize) -> Bytes {
     let text = "lorem ipsum ".repeat(bytes / 12);
@@ -57,6 +67,27 @@ fn stream_path(c: &mut Criterion) {
             }
         })
     });
+    let r = redactor();
+    g.bench_function("mask_lines", |b| {
+        b.iter(|| {
+            let mut m = LineMasker::new(1 << 20);
+            for p in &pieces {
+                let _ = black_box(m.push(&r, p.clone()));
+            }
+        })
+    });
+    g.bench_function("mask_then_passthrough", |b| {
+        b.iter(|| {
+            let mut m = LineMasker::new(1 << 20);
+            let mut t = ChatPassthrough::new(None, 1 << 20);
+            for p in &pieces {
+                if let Ok(Some(lines)) = m.push(&r, p.clone()) {
+                    let _ = black_box(t.push(lines));
+                }
+            }
+            black_box(t.finish())
+        })
+    });
     for (name, rename) in [
         ("passthrough", None),
         ("passthrough_rename", Some("gpt-4o")),
@@ -74,5 +105,18 @@ fn stream_path(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, request_path, stream_path);
+fn answer_path(c: &mut Criterion) {
+    let r = redactor();
+    let mut g = c.benchmark_group("answer");
+    for size in [1_000usize, 100_000] {
+        let body = chat_body(size);
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_with_input(BenchmarkId::new("mask", size), &body, |b, body| {
+            b.iter(|| r.mask(black_box(body.clone())))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, request_path, stream_path, answer_path);
 criterion_main!(benches);

@@ -90,6 +90,16 @@ async fn a_header_block_trickled_a_byte_at_a_time_gets_408_at_the_deadline() {
 }
 
 #[tokio::test]
+async fn a_connection_that_never_sends_a_byte_is_closed_at_the_header_deadline() {
+    let (_m, gw) = gateway_with("header_timeout: 1s").await;
+    let mut s = connect(gw.addr).await;
+    let started = Instant::now();
+    let answer = read_to_close(&mut s, Duration::from_secs(4)).await;
+    assert_eq!(answer, "");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
 async fn the_header_deadline_applies_again_to_the_next_request_on_the_connection() {
     let (_m, gw) = gateway_with("header_timeout: 1s").await;
     let mut s = connect(gw.addr).await;

@@ -59,7 +59,7 @@ async fn a_provider_error_that_quotes_the_key_reaches_the_client_masked() {
             assert_eq!(r.json()["error"]["detail"], "Bearer [REDACTED]");
         }
     }
-    assert_clean(&gw.log());
+    assert_clean(&gw.log_with("status=503").await);
 }
 
 #[tokio::test]
@@ -140,6 +140,20 @@ async fn a_broken_header_block_that_reflects_the_key_stays_out_of_the_log() {
 }
 
 #[tokio::test]
+async fn a_key_pasted_where_the_log_repeats_it_is_masked_in_the_log() {
+    let m = mock("alpha").await;
+    let gw = gateway_for(&m, "").await;
+    // A key pasted into the model field and into the path: both are logged, neither whole.
+    let r = chat(gw.addr, KEY, &hello(KEY)).await;
+    assert_eq!(r.status, 404);
+    let r = common::http::send(gw.addr, "GET", &format!("/v1/{UPSTREAM_KEY}"), &[], b"").await;
+    assert_eq!(r.status, 404);
+    gw.log_with("model=\"[REDACTED]\"").await;
+    let log = gw.log_with("path=\"/v1/[REDACTED]\"").await;
+    assert_clean(&log);
+}
+
+#[tokio::test]
 async fn a_provider_redirect_becomes_a_502() {
     let m = mock("alpha").await;
     for status in [301, 302, 307, 308] {
@@ -167,9 +181,9 @@ async fn stream_to_end(gw: &TestGateway) -> (String, Duration) {
 #[tokio::test]
 async fn bytes_that_never_complete_an_event_do_not_keep_a_stream_alive() {
     let m = mock("alpha").await;
-    // One real event, then the start of another, then one byte every 50 ms for ever.
+    // One real event, then one more line of an event that never ends, every 50 ms for ever.
     m.set_default(Behavior {
-        endless: Some(Bytes::from_static(b"x")),
+        endless: Some(Bytes::from_static(b"data: x\n")),
         event_delay: Duration::from_millis(50),
         ..Behavior::wire(|_| event_stream(&format!("{}data: {{\"choices\":[", chunk("hi"))))
     });

@@ -141,7 +141,7 @@ impl ProxyHttp for Gateway {
                 ctx.failure = Some(e.message.clone());
                 if respond::error(session, ctx.dialect, &e).await.is_err() {
                     session.set_keepalive(None);
-                } else if e.kind == ErrorKind::PayloadTooLarge {
+                } else if matches!(e.kind, ErrorKind::PayloadTooLarge | ErrorKind::Overloaded) {
                     respond::linger(session).await;
                 }
             }

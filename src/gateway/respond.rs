@@ -54,7 +54,7 @@ pub async fn error(
 const LINGER_BYTES: usize = 8 * 1024 * 1024;
 const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// After an answer given before the request body was read (413): reads and drops a bounded
+/// After an answer given before the request body was read (413, 503): reads and drops a bounded
 /// amount of the rest, so a client still sending gets to read the answer instead of a reset
 /// (closing a socket with unread data sends RST, which can discard the answer in flight).
 pub async fn linger(session: &mut Session) {

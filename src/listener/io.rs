@@ -50,7 +50,9 @@ impl GuardedIo {
             rules,
             next_request,
             scan: HeaderScan::default(),
-            deadline: None,
+            // A new connection's first header is due from the moment it is accepted: opening
+            // connections and sending nothing is the cheapest way to hold them.
+            deadline: Some(Box::pin(tokio::time::sleep(rules.header_timeout))),
             write_stall: None,
             write_dead: false,
         }
@@ -84,6 +86,7 @@ impl GuardedIo {
 
     /// Writes the final answer for `v` if the socket takes it at once, and returns the read
     /// error that ends the connection. The client may be mid-send; this answer is best effort.
+    /// A connection that sent nothing at all is closed without one.
     fn refuse(&mut self, cx: &mut Context<'_>, v: Violation) -> io::Error {
         let (kind, message, reason, err) = match v {
             Violation::TooLarge => (
@@ -114,7 +117,9 @@ impl GuardedIo {
         )
         .into_bytes();
         answer.extend_from_slice(&r.body);
-        let _ = Pin::new(&mut *self.inner).poll_write(cx, &answer);
+        if self.scan.started() {
+            let _ = Pin::new(&mut *self.inner).poll_write(cx, &answer);
+        }
         self.deadline = None;
         err
     }
@@ -143,9 +148,9 @@ impl AsyncRead for GuardedIo {
         let read = Pin::new(&mut *this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = read {
             let fresh = &buf.filled()[before..];
-            if !fresh.is_empty() && !this.scan.started() {
-                // The clock starts at the first byte: an idle keep-alive connection is the
-                // keep-alive timeout's business, not this one's.
+            if !fresh.is_empty() && this.deadline.is_none() {
+                // On a reused connection the clock starts at the next request's first byte:
+                // idling between requests is the keep-alive timeout's business.
                 this.deadline = Some(Box::pin(tokio::time::sleep(this.rules.header_timeout)));
             }
             if let Err(v) = this.scan.feed(fresh, this.rules.max_header_bytes) {
