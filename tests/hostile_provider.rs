@@ -174,7 +174,9 @@ async fn stream_to_end(gw: &TestGateway) -> (String, Duration) {
     let started = Instant::now();
     let mut conn = open_stream(gw, &streaming("gpt-4o-mini")).await;
     assert_eq!(conn.status, 200);
-    let body = conn.body().await;
+    let body = tokio::time::timeout(Duration::from_secs(15), conn.body())
+        .await
+        .expect("the stream was still open after 15 s");
     (String::from_utf8(body).unwrap(), started.elapsed())
 }
 

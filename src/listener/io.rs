@@ -119,6 +119,7 @@ impl GuardedIo {
         answer.extend_from_slice(&r.body);
         if self.scan.started() {
             let _ = Pin::new(&mut *self.inner).poll_write(cx, &answer);
+            let _ = Pin::new(&mut *self.inner).poll_flush(cx);
         }
         self.deadline = None;
         err
