@@ -67,7 +67,7 @@ pub async fn stream(
     let mut until = exchange.idle_deadline();
     let result = loop {
         let next = tokio::select! {
-            next = exchange.next_chunk(until) => next,
+            next = exchange.next_lines(until) => next,
             () = client_gone(session) => break Err(ClientGone),
         };
         match next {

@@ -21,7 +21,7 @@ use tokio::time::{timeout, timeout_at, Instant};
 /// How long an idle pooled connection to a provider is kept.
 const POOL_IDLE: Duration = Duration::from_secs(90);
 
-/// An exchange whose response header has arrived; the body is read with [`Exchange::next_chunk`]
+/// An exchange whose response header has arrived; the body is read with [`Exchange::next_lines`]
 /// or [`Exchange::read_to_end`].
 ///
 /// This is the only reader of a provider's bytes, and every byte it hands out, header values
@@ -311,7 +311,7 @@ impl Exchange {
     /// The next complete lines of a streamed body, masked, or `None` at its end (after any
     /// unfinished last line). Fails at `until` (see [`Exchange::idle_deadline`]), at the total
     /// deadline, and when a line outgrows its bound.
-    pub async fn next_chunk(&mut self, until: Instant) -> Result<Option<Bytes>, GatewayError> {
+    pub async fn next_lines(&mut self, until: Instant) -> Result<Option<Bytes>, GatewayError> {
         loop {
             let Some(chunk) = self.raw_chunk(until.min(self.deadline)).await? else {
                 return Ok(self.lines.finish(&self.redactor));
