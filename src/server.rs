@@ -56,10 +56,12 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     if let Some(addr) = config.admin_listen {
-        let mut admin = Service::new(
-            "tollgate admin".to_string(),
+        let app = Guarded::new(
             Admin::new(inflight.clone(), config.listen[0]),
+            config.server.max_connections,
+            conn_rules,
         );
+        let mut admin = Service::new("tollgate admin".to_string(), app);
         admin.threads = Some(1);
         admin.add_tcp(&addr.to_string());
         server.add_service(admin);

@@ -90,6 +90,20 @@ async fn a_header_block_trickled_a_byte_at_a_time_gets_408_at_the_deadline() {
 }
 
 #[tokio::test]
+async fn the_admin_listener_has_the_same_header_deadline() {
+    let (_m, gw) = gateway_with("header_timeout: 1s").await;
+    let mut s = connect(gw.admin).await;
+    for b in b"GET /healthz HTTP/1.1\r\nhost: x\r\n" {
+        if s.write_all(&[*b]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    let answer = read_to_close(&mut s, Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
+}
+
+#[tokio::test]
 async fn a_connection_that_never_sends_a_byte_is_closed_at_the_header_deadline() {
     let (_m, gw) = gateway_with("header_timeout: 1s").await;
     let mut s = connect(gw.addr).await;

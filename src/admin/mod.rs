@@ -63,6 +63,8 @@ fn text(status: u16, body: &str) -> Response<Vec<u8>> {
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        // Admin requests have no body: what the connection reads next is a new header block.
+        crate::listener::request_done();
         match session.req_header().uri.path() {
             // Alive as long as the process answers.
             "/healthz" => text(200, "ok"),
