@@ -274,6 +274,8 @@ async fn a_client_that_stops_reading_releases_the_stream_and_the_provider() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    gw.log_with("failure=\"client stopped reading mid-stream\"")
+        .await;
     // The request is over: a graceful stop exits at once.
     gw.signal("TERM");
     let started = Instant::now();

@@ -1,7 +1,7 @@
 //! `POST /v1/chat/completions`: body → model → access → plan → exchange → relay.
 
 use super::ctx::RequestCtx;
-use super::relay::{self, ClientGone};
+use super::relay;
 use super::{body, respond, Failure, Shared};
 use crate::auth::ApiKey;
 use crate::dialect::errors::ErrorKind;
@@ -108,7 +108,7 @@ pub async fn handle(
                 shared.upstream.connector(),
             )
             .await
-            .map_err(|ClientGone| Failure::ClientGone)
+            .map_err(|_| Failure::ClientGone)
         }
     }
 }

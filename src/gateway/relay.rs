@@ -11,7 +11,12 @@ use pingora::proxy::Session;
 
 /// The client went away; nothing more can be written.
 #[derive(Debug)]
-pub struct ClientGone;
+pub struct ClientGone {
+    /// It stopped reading rather than closing: a write waited past the write timeout.
+    pub stalled: bool,
+}
+
+const GONE: ClientGone = ClientGone { stalled: false };
 
 /// Resolves once the client has closed its connection or reset its stream. The request body
 /// was read whole before this is used, so anything the client does now means it is leaving.
@@ -26,7 +31,12 @@ async fn send(session: &mut Session, bytes: Bytes, end: bool) -> Result<(), Clie
     session
         .write_response_body(Some(bytes), end)
         .await
-        .map_err(|_| ClientGone)
+        .map_err(|e| ClientGone {
+            stalled: *e.etype() == pingora::ErrorType::WriteTimedout
+                || e.root_cause()
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut),
+        })
 }
 
 fn stream_header(session: &Session, status: u16) -> pingora::Result<ResponseHeader> {
@@ -56,11 +66,11 @@ pub async fn stream(
     translator: &mut dyn StreamTranslator,
     connector: &Connector,
 ) -> Result<(), ClientGone> {
-    let header = stream_header(session, exchange.status).map_err(|_| ClientGone)?;
+    let header = stream_header(session, exchange.status).map_err(|_| GONE)?;
     session
         .write_response_header(Box::new(header), false)
         .await
-        .map_err(|_| ClientGone)?;
+        .map_err(|_| GONE)?;
 
     // The idle clock restarts only when a complete event goes out: a provider trickling bytes
     // that never finish an event cannot hold the stream open by sending them.
@@ -68,7 +78,7 @@ pub async fn stream(
     let result = loop {
         let next = tokio::select! {
             next = exchange.next_lines(until) => next,
-            () = client_gone(session) => break Err(ClientGone),
+            () = client_gone(session) => break Err(GONE),
         };
         match next {
             Ok(Some(chunk)) => match translator.push(chunk) {
@@ -85,8 +95,8 @@ pub async fn stream(
                     return sent;
                 }
                 Ok(Some(out)) => {
-                    if send(session, out, false).await.is_err() {
-                        break Err(ClientGone);
+                    if let Err(gone) = send(session, out, false).await {
+                        break Err(gone);
                     }
                     until = exchange.idle_deadline();
                 }
@@ -110,7 +120,11 @@ pub async fn stream(
     ctx.usage = translator.usage();
     match result {
         Err(gone) => {
-            ctx.failure = Some("client disconnected mid-stream".into());
+            ctx.failure = Some(if gone.stalled {
+                "client stopped reading mid-stream".into()
+            } else {
+                "client disconnected mid-stream".into()
+            });
             Err(gone)
         }
         Ok(Some((kind, message))) => {
