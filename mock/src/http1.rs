@@ -138,11 +138,11 @@ async fn read_chunked(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<
 /// Makes the close that follows an RST, as a crashed provider's would be.
 // A zero linger never blocks on drop; only a non-zero one does, which is what the deprecation is about.
 #[allow(deprecated)]
-fn reset(stream: &TcpStream) {
+pub(crate) fn reset(stream: &TcpStream) {
     let _ = stream.set_linger(Some(Duration::ZERO));
 }
 
-async fn write_whole(
+pub(crate) async fn write_whole(
     stream: &mut TcpStream,
     status: u16,
     content_type: &str,
@@ -160,7 +160,7 @@ async fn write_whole(
     Ok(true)
 }
 
-fn reason(status: u16) -> &'static str {
+pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         400 => "Bad Request",
@@ -200,7 +200,7 @@ async fn write_hostile(
     Ok(())
 }
 
-async fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> io::Result<()> {
+pub(crate) async fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> io::Result<()> {
     let mut out = Vec::with_capacity(data.len() + 12);
     out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
     out.extend_from_slice(data);
@@ -241,6 +241,17 @@ async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::R
         stream
             .write_all(b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n")
             .await?;
+    }
+    // The other dialects' endpoints, each answered by its own module with its own auth style.
+    let path = req.target.split('?').next().unwrap_or("");
+    if path.ends_with("/v1/messages") || path.ends_with("/v1/messages/count_tokens") {
+        return crate::anthropic::respond(stream, state, &b, req).await;
+    }
+    if path.ends_with("/responses") {
+        return crate::responses::respond(stream, state, &b, req).await;
+    }
+    if path.contains("/models/") && path.contains(':') {
+        return crate::gemini::respond(stream, state, &b, req).await;
     }
     if let Some(key) = &state.config.api_key {
         if req.header("authorization") != Some(&format!("Bearer {key}")) {

@@ -6,8 +6,11 @@
 //! format (dialects reference §1.A, §2.A): usage only when asked for with
 //! `stream_options.include_usage`, `data: [DONE]` at the end of every stream.
 
+mod anthropic;
+mod gemini;
 mod http1;
 mod openai;
+mod responses;
 
 use bytes::Bytes;
 use std::collections::VecDeque;
@@ -50,6 +53,14 @@ impl std::fmt::Debug for Wire {
     }
 }
 
+/// A tool call the mock makes instead of answering in text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub name: String,
+    /// The arguments, as a JSON object.
+    pub arguments: serde_json::Value,
+}
+
 /// What the mock does for one request.
 #[derive(Debug, Clone)]
 pub struct Behavior {
@@ -68,6 +79,9 @@ pub struct Behavior {
     pub cut_stream: bool,
     /// The assistant's answer; default: `Hello from <provider name>!`.
     pub reply: Option<String>,
+    /// Answer with this tool call, in the dialect's own form, unless the request's last turn
+    /// carries a tool result: then the answer is the text `Tool said: <the result's text>`.
+    pub tool_call: Option<ToolCall>,
     /// Answer with exactly this content type and body instead (for broken providers).
     pub raw: Option<(String, Bytes)>,
     /// Send `103 Early Hints` before the real answer.
@@ -97,6 +111,7 @@ impl Default for Behavior {
             split_events: false,
             cut_stream: false,
             reply: None,
+            tool_call: None,
             raw: None,
             early_hints: false,
             linger_after_done: Duration::ZERO,
