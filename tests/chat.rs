@@ -511,3 +511,63 @@ async fn a_client_that_leaves_mid_stream_releases_its_request() {
     assert_eq!(gw.wait_exit(Duration::from_secs(5)).await, Some(0));
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+#[tokio::test]
+async fn a_tool_round_trip_passes_through_intact_streaming_or_not() {
+    let m = mock("alpha").await;
+    m.set_default(Behavior {
+        tool_call: Some(ToolCall {
+            name: "get_weather".into(),
+            arguments: json!({"city": "Paris"}),
+        }),
+        ..Behavior::default()
+    });
+    let gw = gateway_for(&m, "").await;
+    let mut ask = hello("gpt-4o-mini");
+    ask["tools"] = json!([{"type": "function", "function": {"name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+    let r = chat(gw.addr, KEY, &ask).await;
+    assert_eq!(r.status, 200);
+    let call = &r.json()["choices"][0];
+    assert_eq!(call["finish_reason"], "tool_calls");
+    assert_eq!(
+        call["message"]["tool_calls"],
+        json!([{"id": "call_mock_0", "type": "function",
+            "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}])
+    );
+
+    let mut streamed = ask.clone();
+    streamed["stream"] = json!(true);
+    let r = chat(gw.addr, KEY, &streamed).await;
+    let text = r.text();
+    let args: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| {
+            let v: serde_json::Value = serde_json::from_str(d).unwrap();
+            v["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(args, "{\"city\":\"Paris\"}");
+    assert!(text.contains("\"finish_reason\":\"tool_calls\""), "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+
+    // The client runs the tool and sends its result back.
+    let mut answer = ask.clone();
+    answer["messages"] = json!([
+        {"role": "user", "content": "weather in Paris?"},
+        {"role": "assistant", "content": null, "tool_calls": call["message"]["tool_calls"]},
+        {"role": "tool", "tool_call_id": "call_mock_0", "content": "18 C and sunny"}
+    ]);
+    let r = chat(gw.addr, KEY, &answer).await;
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "Tool said: 18 C and sunny"
+    );
+    let sent = m.requests();
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[2].json()["messages"][2]["tool_call_id"], "call_mock_0");
+}

@@ -294,17 +294,33 @@ async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::R
     }
     let json = req.json();
     let model = json["model"].as_str().unwrap_or("").to_string();
-    let text = openai::reply_text(&b, &state.config.name);
+    let answer = openai::answer(&b, &state.config.name, &json);
     let prompt = openai::prompt_tokens(&json);
-    if json["stream"].as_bool() != Some(true) {
-        let body = openai::completion(&model, &text, prompt).to_string();
-        return write_whole(stream, 200, "application/json", body.as_bytes()).await;
-    }
     let include_usage = json["stream_options"]["include_usage"].as_bool() == Some(true);
+    let streamed = json["stream"].as_bool() == Some(true);
+    let (body, mut events) = match &answer {
+        openai::Answer::Text(text) if !streamed => {
+            (Some(openai::completion(&model, text, prompt)), Vec::new())
+        }
+        openai::Answer::Call(call) if !streamed => (
+            Some(openai::tool_completion(&model, call, prompt)),
+            Vec::new(),
+        ),
+        openai::Answer::Text(text) => (
+            None,
+            openai::stream_events(&model, text, prompt, include_usage),
+        ),
+        openai::Answer::Call(call) => (
+            None,
+            openai::tool_stream_events(&model, call, prompt, include_usage),
+        ),
+    };
+    if let Some(body) = body {
+        return write_whole(stream, 200, "application/json", body.to_string().as_bytes()).await;
+    }
     stream
         .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
         .await?;
-    let mut events = openai::stream_events(&model, &text, prompt, include_usage);
     if b.cut_stream {
         // A well-framed body that simply stops: no finish chunk, no usage, no [DONE].
         events.truncate(events.len() - if include_usage { 3 } else { 2 });

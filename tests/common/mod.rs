@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[allow(unused_imports)]
-pub use tollgate_mock::{Behavior, MockConfig, MockProvider, Reset};
+pub use tollgate_mock::{Behavior, MockConfig, MockProvider, Reset, ToolCall};
 
 pub const KEY: &str = "sk-client-test";
 pub const UPSTREAM_KEY: &str = "sk-upstream-test";
