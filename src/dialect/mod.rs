@@ -7,6 +7,7 @@
 //! untouched except for the model name.
 
 pub mod errors;
+pub mod ir;
 pub mod json;
 pub mod openai;
 pub mod sse;

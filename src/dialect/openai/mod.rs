@@ -1,5 +1,9 @@
 //! OpenAI Chat Completions (reference: dialects.md §1.A, §2.A, §4).
 
+mod request;
+
+pub use request::{decode_request, encode_request};
+
 use super::errors::{openai_body, ErrorKind};
 use super::json::{
     span_within, splice, string_literal, top_level_spans, unique_top_level_spans, SpanError,
