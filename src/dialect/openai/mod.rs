@@ -1,7 +1,9 @@
 //! OpenAI Chat Completions (reference: dialects.md §1.A, §2.A, §4).
 
+mod answer;
 mod request;
 
+pub use answer::{decode_answer, encode_answer, finish_reason, stop_from, usage_json};
 pub use request::{decode_request, encode_request};
 
 use super::errors::{openai_body, ErrorKind};
