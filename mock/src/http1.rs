@@ -2,7 +2,7 @@
 //! Content-Length or chunked responses.
 
 use crate::openai;
-use crate::{Recorded, Reset, State};
+use crate::{Behavior, Recorded, Reset, State};
 use bytes::{Buf, Bytes, BytesMut};
 use std::io;
 use std::sync::Arc;
@@ -165,13 +165,59 @@ pub(crate) fn reason(status: u16) -> &'static str {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
+        408 => "Request Timeout",
+        413 => "Payload Too Large",
+        422 => "Unprocessable Entity",
+        426 => "Upgrade Required",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        529 => "Overloaded",
         _ => "Status",
     }
+}
+
+/// Writes one event as a chunk, or, when the behaviour splits events, as two chunks cut at
+/// byte `cut`, 5 ms apart, so the reader has to carry half an event.
+pub(crate) async fn write_event(
+    stream: &mut TcpStream,
+    b: &Behavior,
+    ev: &[u8],
+    cut: usize,
+) -> io::Result<()> {
+    if !b.split_events {
+        return write_chunk(stream, ev).await;
+    }
+    let cut = cut.min(ev.len());
+    write_chunk(stream, &ev[..cut]).await?;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    write_chunk(stream, &ev[cut..]).await
+}
+
+/// What the behaviour scripts after a stream's first content event: a reset (`false`: the
+/// connection is gone) or a hold until the test releases it.
+pub(crate) async fn after_first_content(stream: &TcpStream, b: &Behavior) -> bool {
+    if b.reset == Reset::AfterFirstEvent {
+        reset(stream);
+        return false;
+    }
+    if let Some(hold) = &b.hold_after_first {
+        let _ = hold.acquire().await.map(|p| p.forget());
+    }
+    true
+}
+
+/// Ends a chunked body, after the scripted linger.
+pub(crate) async fn end_chunked(stream: &mut TcpStream, b: &Behavior) -> io::Result<bool> {
+    if !b.linger_after_done.is_zero() {
+        tokio::time::sleep(b.linger_after_done).await;
+    }
+    stream.write_all(b"0\r\n\r\n").await?;
+    Ok(true)
 }
 
 /// Writes a hostile provider's bytes: paced one byte at a time if asked, then endlessly.
@@ -329,28 +375,11 @@ async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::R
         if i > 0 && !b.event_delay.is_zero() {
             tokio::time::sleep(b.event_delay).await;
         }
-        if b.split_events {
-            let mid = ev.len() / 2;
-            write_chunk(stream, &ev.as_bytes()[..mid]).await?;
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            write_chunk(stream, &ev.as_bytes()[mid..]).await?;
-        } else {
-            write_chunk(stream, ev.as_bytes()).await?;
-        }
+        write_event(stream, &b, ev.as_bytes(), ev.len() / 2).await?;
         // The first content event is the second one, after the role chunk.
-        if i == 1 {
-            if b.reset == Reset::AfterFirstEvent {
-                reset(stream);
-                return Ok(false);
-            }
-            if let Some(hold) = &b.hold_after_first {
-                let _ = hold.acquire().await.map(|p| p.forget());
-            }
+        if i == 1 && !after_first_content(stream, &b).await {
+            return Ok(false);
         }
     }
-    if !b.linger_after_done.is_zero() {
-        tokio::time::sleep(b.linger_after_done).await;
-    }
-    stream.write_all(b"0\r\n\r\n").await?;
-    Ok(true)
+    end_chunked(stream, &b).await
 }

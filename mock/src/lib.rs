@@ -1,10 +1,14 @@
-//! A scriptable mock OpenAI Chat Completions provider for tollgate's tests, demo and benchmarks.
+//! A scriptable mock LLM provider for tollgate's tests, demo and benchmarks, speaking all four
+//! dialects: OpenAI Chat Completions (`{prefix}/chat/completions`), OpenAI Responses
+//! (`{prefix}/responses`), Anthropic Messages (`/v1/messages`, `/v1/messages/count_tokens`) and
+//! Gemini (`/{v1beta,v1}/models/{model}:generateContent`, `:streamGenerateContent`,
+//! `:countTokens`), each with its own auth header, error shape and event grammar.
 //!
 //! It speaks HTTP/1.1 on a raw socket so that every behaviour a real provider can show is under
 //! the test's control: latency before the header, pauses between events, events split across
-//! writes, error statuses, held streams, and connection resets. Its answers follow OpenAI's wire
-//! format (dialects reference §1.A, §2.A): usage only when asked for with
-//! `stream_options.include_usage`, `data: [DONE]` at the end of every stream.
+//! writes, error statuses, held streams, connection resets, tool calls, and hostile answers.
+//! Its answers are written from the dialects reference (§1, §2, §4), never from tollgate's own
+//! codecs: usage only where each dialect puts it, each dialect's terminal event.
 
 mod anthropic;
 mod gemini;

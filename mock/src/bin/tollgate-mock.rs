@@ -32,7 +32,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mock = MockProvider::start_on(listen.parse()?, config, false).await?;
     mock.set_default(behavior);
-    eprintln!("mock OpenAI provider listening on {}", mock.base_url());
+    eprintln!(
+        "mock provider (OpenAI Chat and Responses, Anthropic, Gemini) listening on {}",
+        mock.base_url()
+    );
     tokio::signal::ctrl_c().await?;
     Ok(())
 }
