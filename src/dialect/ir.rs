@@ -8,6 +8,7 @@
 //! A conversion is `decode(client) → IR → encode(provider)`: one codec per dialect, not one
 //! converter per pair.
 
+use super::errors::ErrorKind;
 use super::usage::Usage;
 use serde_json::{Map, Value};
 
@@ -215,6 +216,53 @@ impl Answer {
     pub fn calls_tools(&self) -> bool {
         self.blocks.iter().any(|b| matches!(b, Block::ToolCall(_)))
     }
+}
+
+/// One step of an answer as it streams, whatever dialect it came in or goes out in.
+///
+/// A decoder emits well-formed sequences, so that every encoder can map them one to one onto
+/// its own grammar: `Start` first and once; then blocks, one open at a time, with indices
+/// counting up from 0 (`BlockStart`, its deltas, `BlockStop`); `Usage` whenever a snapshot
+/// arrives (the last one wins, never summed); `Stop` once after the last block. A provider
+/// that interleaves parallel tool calls is the decoder's to straighten out. `Error` ends the
+/// stream in place of `Stop`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Start { id: String, model: String },
+    BlockStart { index: usize, block: BlockKind },
+    Delta { index: usize, delta: Delta },
+    BlockStop { index: usize },
+    Usage(Usage),
+    Stop(Stop),
+    Error { kind: ErrorKind, message: String },
+}
+
+/// What a streamed block holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BlockKind {
+    Text,
+    Thinking,
+    RedactedThinking {
+        data: String,
+    },
+    /// A tool call; its arguments follow as `Delta::ToolArguments` fragments. Dialect-specific
+    /// facts about the call (a Gemini thought signature) ride in `extras`.
+    ToolCall {
+        id: String,
+        name: String,
+        extras: Extras,
+    },
+}
+
+/// A piece of the open block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delta {
+    Text(String),
+    Thinking(String),
+    /// The signature that closes a thinking block (Anthropic).
+    Signature(String),
+    /// A fragment of a tool call's JSON arguments, in order; not valid JSON on its own.
+    ToolArguments(String),
 }
 
 #[cfg(test)]

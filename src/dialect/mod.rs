@@ -17,6 +17,11 @@ pub mod usage;
 use serde::Deserialize;
 use std::fmt;
 
+/// Why a request body could not be used; the message is the dialect's own wording where it has
+/// one, and goes to the client as a 400.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidRequest(pub &'static str);
+
 /// A wire dialect, as named in the config (`providers[].dialect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 pub enum Dialect {

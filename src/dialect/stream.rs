@@ -5,8 +5,9 @@
 //! sees. Same-dialect passthrough and cross-dialect conversion are both translators.
 
 use super::errors::ErrorKind;
+use super::ir::Event;
 use super::usage::Usage;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 /// How the provider's stream ended, as judged by the translator.
 #[derive(Debug, PartialEq, Eq)]
@@ -43,4 +44,39 @@ pub trait StreamTranslator: Send {
 
     /// The last usage snapshot seen so far.
     fn usage(&self) -> Option<Usage>;
+}
+
+/// Reads a provider's streamed body in its dialect into internal events (the provider side of
+/// a conversion between two dialects).
+pub trait StreamDecoder: Send {
+    /// Takes one chunk of the body as it arrived, and appends the events it completes.
+    fn push(&mut self, chunk: Bytes, out: &mut Vec<Event>) -> Result<(), StreamFault>;
+
+    /// Called once when the body has ended: appends what the end completes, and says whether
+    /// the dialect's terminal event had arrived.
+    fn finish(&mut self, out: &mut Vec<Event>) -> Ended;
+}
+
+/// How a provider's stream ended, as its decoder judges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The dialect's terminal event arrived.
+    Complete,
+    /// The body stopped before it.
+    Truncated,
+}
+
+/// Writes internal events as a client's dialect expects its stream (the client side of a
+/// conversion). Every event is written as soon as it is given, so it can be flushed at once.
+pub trait StreamEncoder: Send {
+    /// Appends the client's bytes for one event.
+    fn push(&mut self, event: &Event, out: &mut BytesMut);
+
+    /// Appends whatever the dialect needs to end a stream that ended well (after `Stop`):
+    /// OpenAI's `[DONE]`, Anthropic's `message_stop`, …
+    fn finish(&mut self, out: &mut BytesMut);
+
+    /// Appends the dialect's in-band error and terminal event, for a failure after the first
+    /// byte; the stream is over after it.
+    fn fail(&mut self, kind: ErrorKind, message: &str, out: &mut BytesMut);
 }

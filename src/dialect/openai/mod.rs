@@ -13,6 +13,7 @@ use super::json::{
 use super::sse::{parse_event, EventSplitter, Events};
 use super::stream::{StreamEnd, StreamFault, StreamTranslator};
 use super::usage::Usage;
+pub use super::InvalidRequest;
 use bytes::{BufMut, Bytes, BytesMut};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -25,10 +26,6 @@ pub struct ChatRequest {
     /// Where the `model` value sits in the body, for a byte-exact rename.
     pub model_span: Range<usize>,
 }
-
-/// Why a request body could not be used; the message is OpenAI's own wording where it has one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidRequest(pub &'static str);
 
 /// Reads `model` and `stream` from a Chat Completions body.
 pub fn probe_request(body: &[u8]) -> Result<ChatRequest, InvalidRequest> {

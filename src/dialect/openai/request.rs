@@ -1,11 +1,11 @@
 //! Chat Completions requests to and from the internal representation (reference: dialects.md
 //! §1.A, §3.5–§3.9).
 
-use super::InvalidRequest;
 use crate::dialect::ir::{
     Block, Extras, Media, OutputFormat, Reasoning, Request, Role, Tool, ToolCall, ToolChoice,
     ToolResult, Turn,
 };
+use crate::dialect::InvalidRequest;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
