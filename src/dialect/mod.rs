@@ -6,10 +6,13 @@
 //! codecs land, the only pair served is OpenAI Chat on both sides, where the body passes through
 //! untouched except for the model name.
 
+pub mod anthropic;
 pub mod errors;
+pub mod gemini;
 pub mod ir;
 pub mod json;
 pub mod openai;
+pub mod responses;
 pub mod sse;
 pub mod stream;
 pub mod usage;

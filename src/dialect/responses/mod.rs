@@ -1,0 +1,1 @@
+//! OpenAI Responses (reference: dialects.md §1.B, §2.B, §3, §4).
