@@ -1,9 +1,13 @@
 //! OpenAI Chat Completions (reference: dialects.md §1.A, §2.A, §4).
 
 mod answer;
+mod decoder;
+mod encoder;
 mod request;
 
 pub use answer::{decode_answer, encode_answer, finish_reason, stop_from, usage_json};
+pub use decoder::Decoder;
+pub use encoder::Encoder;
 pub use request::{decode_request, encode_request};
 
 use super::errors::{openai_body, ErrorKind};
