@@ -7,6 +7,7 @@
 //! untouched except for the model name.
 
 pub mod anthropic;
+pub mod convert;
 pub mod errors;
 pub mod gemini;
 pub mod ir;
