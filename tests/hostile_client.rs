@@ -342,3 +342,23 @@ async fn giant_model_names_and_paths_are_not_echoed_back_whole() {
         log.len()
     );
 }
+
+#[tokio::test]
+async fn a_body_left_unread_by_an_early_answer_is_not_taken_for_the_next_request() {
+    let (_m, gw) = gateway_with("grace_period: 10s").await;
+    let mut s = connect(gw.addr).await;
+    // A wrong key is refused before the body is read; the body is larger than a header may be.
+    let body = serde_json::json!({"model": "gpt-4o-mini", "messages": [{"role": "user",
+        "content": "x".repeat(200_000)}]})
+    .to_string();
+    let request = request_bytes(
+        "POST",
+        "/v1/chat/completions",
+        &[("authorization", "Bearer sk-not-a-key")],
+        body.as_bytes(),
+    );
+    s.write_all(&request).await.unwrap();
+    let answer = read_to_close(&mut s, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 401 "), "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1").count(), 1, "{answer}");
+}
