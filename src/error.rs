@@ -5,6 +5,7 @@
 //! travels with the error instead of being guessed later.
 
 use crate::dialect::errors::ErrorKind;
+use crate::dialect::Dialect;
 use bytes::Bytes;
 use std::borrow::Cow;
 
@@ -20,11 +21,14 @@ pub fn clip(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// A provider's own error answer, kept so it can be passed through.
+/// A provider's own error answer, kept so it can be passed on in the client's dialect.
 #[derive(Debug, Clone)]
 pub struct ProviderReply {
     pub status: u16,
+    /// Masked already, as every provider byte is.
     pub body: Bytes,
+    /// The dialect the provider speaks, which its body is in.
+    pub dialect: Dialect,
 }
 
 #[derive(Debug)]
@@ -73,8 +77,12 @@ impl GatewayError {
         self
     }
 
-    pub fn with_reply(mut self, status: u16, body: Bytes) -> Self {
-        self.reply = Some(ProviderReply { status, body });
+    pub fn with_reply(mut self, status: u16, body: Bytes, dialect: Dialect) -> Self {
+        self.reply = Some(ProviderReply {
+            status,
+            body,
+            dialect,
+        });
         self
     }
 }

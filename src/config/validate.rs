@@ -4,7 +4,6 @@ use super::schema::{self, OneOrMany};
 use super::{
     Config, ConfigError, Endpoint, Group, KeySecret, KeySpec, Price, Provider, Secret, StateBackend,
 };
-use crate::dialect::Dialect;
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -183,15 +182,6 @@ fn socket_addr(path: &str, a: &str) -> Check<SocketAddr> {
 fn provider(at: &str, p: schema::Provider) -> Check<Provider> {
     if p.name.is_empty() {
         return fail(format!("{at}.name"), "expected a non-empty name");
-    }
-    if p.dialect != Dialect::OpenAiChat {
-        return fail(
-            format!("{at}.dialect"),
-            format!(
-                "expected `openai`: the `{}` provider dialect is not implemented in this version",
-                p.dialect
-            ),
-        );
     }
     let endpoint = endpoint(&format!("{at}.base_url"), &p.base_url)?;
     if p.models.is_empty() {

@@ -2,11 +2,12 @@
 //!
 //! Nothing in here knows about Pingora, sockets, clocks or metrics: every codec takes bytes or JSON
 //! and returns bytes or JSON, so each one can be unit-tested, benchmarked and fuzzed on its own.
-//! A conversion between two dialects goes through one internal representation; until the other
-//! codecs land, the only pair served is OpenAI Chat on both sides, where the body passes through
-//! untouched except for the model name.
+//! A conversion between two dialects goes through one internal representation ([`ir`]): a codec
+//! per dialect ([`codec`]), not a converter per pair. When both sides speak the same dialect the
+//! request body passes through untouched except for the model name.
 
 pub mod anthropic;
+pub mod codec;
 pub mod convert;
 pub mod errors;
 pub mod gemini;
@@ -52,13 +53,6 @@ impl Dialect {
             Dialect::AnthropicMessages => "anthropic",
             Dialect::Gemini => "gemini",
         }
-    }
-
-    /// Whether a request in `self` can be served by a provider speaking `upstream`.
-    ///
-    /// Today only same-dialect passthrough exists; the cross-dialect codecs will widen this.
-    pub fn can_reach(self, upstream: Dialect) -> bool {
-        self == upstream
     }
 }
 

@@ -6,8 +6,8 @@
 //! access, plan, exchange, relay — and answers `Ok(true)`; `logging` closes every request.
 
 mod body;
-mod chat;
 mod ctx;
+mod generate;
 mod models;
 mod relay;
 mod respond;
@@ -91,9 +91,14 @@ impl Gateway {
     async fn handle(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), Failure> {
         let req = session.req_header();
         ctx.dialect = route::dialect_of_path(req.uri.path());
-        let (route, dialect) = route::resolve(&req.method, req.uri.path())?;
-        ctx.route = Some(route);
-        ctx.dialect = dialect;
+        let matched = route::resolve(&req.method, req.uri.path(), req.uri.query())?;
+        ctx.route = Some(matched.route);
+        ctx.dialect = matched.dialect;
+        match matched.route {
+            Route::Root => return respond::root(session).await,
+            Route::ResponsesSocket => return respond::upgrade_required(session).await,
+            _ => {}
+        }
 
         let credential = auth::credential(&req.headers, req.uri.query())
             .map_err(|auth::Ambiguous| {
@@ -114,9 +119,10 @@ impl Gateway {
         })?;
         ctx.key_name = Some(key.name.clone());
 
-        match route {
-            Route::ChatCompletions => chat::handle(&self.shared, session, ctx, &key).await,
-            Route::ListModels => models::list(&self.shared, session, &key).await,
+        match matched.route {
+            Route::Generate => generate::handle(&self.shared, session, ctx, &key, &matched).await,
+            Route::ListModels => models::list(&self.shared, session, &key, &matched).await,
+            Route::Root | Route::ResponsesSocket => Ok(()),
         }
     }
 }

@@ -39,9 +39,13 @@ async fn send(session: &mut Session, bytes: Bytes, end: bool) -> Result<(), Clie
         })
 }
 
-fn stream_header(session: &Session, status: u16) -> pingora::Result<ResponseHeader> {
+fn stream_header(
+    session: &Session,
+    status: u16,
+    content_type: &str,
+) -> pingora::Result<ResponseHeader> {
     let mut h = ResponseHeader::build(status, Some(5))?;
-    h.insert_header("content-type", "text/event-stream")?;
+    h.insert_header("content-type", content_type)?;
     h.insert_header("cache-control", "no-cache")?;
     h.insert_header("x-accel-buffering", "no")?;
     // HTTP/1.0 clients cannot read chunked bodies; theirs ends when the connection closes.
@@ -64,9 +68,10 @@ pub async fn stream(
     ctx: &mut RequestCtx,
     mut exchange: Exchange,
     translator: &mut dyn StreamTranslator,
+    content_type: &str,
     connector: &Connector,
 ) -> Result<(), ClientGone> {
-    let header = stream_header(session, exchange.status).map_err(|_| GONE)?;
+    let header = stream_header(session, exchange.status, content_type).map_err(|_| GONE)?;
     session
         .write_response_header(Box::new(header), false)
         .await

@@ -1,11 +1,14 @@
 //! Writing whole responses to the client, errors included, keeping the connection reusable.
 
-use crate::dialect::errors::render;
+use crate::dialect::codec::{codec, convert_error};
+use crate::dialect::errors::{ErrorKind, RenderedError};
 use crate::dialect::Dialect;
 use crate::error::GatewayError;
 use bytes::Bytes;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
+
+use super::Failure;
 
 /// Writes a complete response with a known length.
 pub async fn whole(
@@ -29,25 +32,49 @@ pub async fn whole(
     session.write_response_body(Some(body), true).await
 }
 
-/// Writes `err` in the client's dialect: the provider's own answer when it is being passed
-/// through, otherwise the canonical rendering of its kind.
+/// Writes `err` in the client's dialect: a provider's own error answer as it came when the
+/// provider speaks the client's dialect, converted into it otherwise, and the canonical
+/// rendering of its kind for the gateway's own errors.
 pub async fn error(
     session: &mut Session,
     dialect: Dialect,
     err: &GatewayError,
 ) -> pingora::Result<()> {
-    if let Some(reply) = &err.reply {
-        return whole(
-            session,
-            reply.status,
-            "application/json",
-            &err.headers,
-            reply.body.clone(),
-        )
-        .await;
-    }
-    let r = render(dialect, err.kind, &err.message);
+    let r = match &err.reply {
+        Some(reply) if reply.dialect == dialect => RenderedError {
+            status: reply.status,
+            body: reply.body.clone(),
+        },
+        Some(reply) => convert_error(dialect, reply.dialect, reply.status, &reply.body),
+        None => codec(dialect).render_error(err.kind, &err.message),
+    };
     whole(session, r.status, "application/json", &err.headers, r.body).await
+}
+
+/// `HEAD /` (and `GET /`): the server is there. Claude Code probes it before its first request.
+pub async fn root(session: &mut Session) -> Result<(), Failure> {
+    whole(
+        session,
+        200,
+        "text/plain; charset=utf-8",
+        &[],
+        Bytes::from_static(b"ok\n"),
+    )
+    .await
+    .map_err(|_| Failure::ClientGone)
+}
+
+/// `GET /v1/responses`: Codex asks for a WebSocket there first and falls back to HTTP at once
+/// only when told 426; anything else costs it retries.
+pub async fn upgrade_required(session: &mut Session) -> Result<(), Failure> {
+    let mut r = codec(Dialect::OpenAiResponses).render_error(
+        ErrorKind::BadRequest,
+        "This gateway serves the Responses API over HTTP; WebSocket is not supported.",
+    );
+    r.status = 426;
+    whole(session, r.status, "application/json", &[], r.body)
+        .await
+        .map_err(|_| Failure::ClientGone)
 }
 
 /// The most of an unwanted request body read after answering, and for how long.

@@ -1,5 +1,6 @@
-//! Which operation a request asks for, by method and path.
+//! Which operation a request asks for, by method and path, in which dialect.
 
+use crate::dialect::codec::RouteFacts;
 use crate::dialect::errors::ErrorKind;
 use crate::dialect::Dialect;
 use crate::error::{clip, GatewayError};
@@ -8,24 +9,48 @@ use http::Method;
 /// An operation tollgate serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// `POST /v1/chat/completions`
-    ChatCompletions,
-    /// `GET /v1/models`
+    /// A model answers: Chat Completions, Responses, Messages or generateContent.
+    Generate,
+    /// The models a key may use.
     ListModels,
+    /// `HEAD /`: a client checking that the server is there (Claude Code does).
+    Root,
+    /// `GET /v1/responses`: Codex's WebSocket upgrade, which it gives up on at once only on 426.
+    ResponsesSocket,
 }
 
 impl Route {
     pub fn label(self) -> &'static str {
         match self {
-            Route::ChatCompletions => "chat_completions",
+            Route::Generate => "generate",
             Route::ListModels => "models",
+            Route::Root => "root",
+            Route::ResponsesSocket => "responses_socket",
         }
+    }
+}
+
+/// A matched request: the operation, the dialect its client speaks, and what the path said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    pub route: Route,
+    pub dialect: Dialect,
+    pub facts: RouteFacts,
+}
+
+/// Hubs tell clients to use `https://host/v1` as the base URL, so Anthropic and Gemini clients,
+/// which add their own version segment, ask for `/v1/v1/messages` and `/v1/v1beta/models/…`.
+fn single_prefix(path: &str) -> &str {
+    match path.strip_prefix("/v1") {
+        Some(rest) if rest.starts_with("/v1/") || rest.starts_with("/v1beta/") => rest,
+        _ => path,
     }
 }
 
 /// The dialect to answer in when the route itself is unknown, guessed from the path so that
 /// an Anthropic or Gemini client still gets an error it can parse.
 pub fn dialect_of_path(path: &str) -> Dialect {
+    let path = single_prefix(path);
     if path.starts_with("/v1/messages") {
         Dialect::AnthropicMessages
     } else if path.starts_with("/v1beta/")
@@ -39,56 +64,188 @@ pub fn dialect_of_path(path: &str) -> Dialect {
     }
 }
 
+/// `models/{model}:{method}` of a Gemini path, after `/v1beta/` or `/v1/`.
+fn gemini(rest: &str, query: Option<&str>) -> Option<(RouteFacts, bool)> {
+    let (model, method) = rest.strip_prefix("models/")?.rsplit_once(':')?;
+    if model.is_empty() || model.contains('/') {
+        return None;
+    }
+    let stream = match method {
+        "generateContent" => false,
+        "streamGenerateContent" => true,
+        _ => return None,
+    };
+    let sse = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .any(|pair| pair == "alt=sse");
+    let facts = RouteFacts {
+        model: Some(model.to_string()),
+        stream,
+        sse,
+    };
+    Some((facts, stream))
+}
+
+fn not_found(method: &Method, path: &str) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UnknownRoute,
+        format!("Invalid URL ({} {})", clip(method.as_str()), clip(path)),
+    )
+}
+
 /// Matches a request line to a route; unknown paths are 404, known paths with another method 405.
-pub fn resolve(method: &Method, path: &str) -> Result<(Route, Dialect), GatewayError> {
-    let path = if path.len() > 1 {
+pub fn resolve(method: &Method, path: &str, query: Option<&str>) -> Result<Matched, GatewayError> {
+    let trimmed = if path.len() > 1 {
         path.strip_suffix('/').unwrap_or(path)
     } else {
         path
     };
-    let (route, allowed) = match path {
-        "/v1/chat/completions" => (Route::ChatCompletions, Method::POST),
-        "/v1/models" => (Route::ListModels, Method::GET),
+    let p = single_prefix(trimmed);
+    let plain = |route, dialect| Matched {
+        route,
+        dialect,
+        facts: RouteFacts::default(),
+    };
+    let (matched, allowed) = match p {
+        "/v1/chat/completions" => (plain(Route::Generate, Dialect::OpenAiChat), Method::POST),
+        "/v1/responses" if *method == Method::GET => (
+            plain(Route::ResponsesSocket, Dialect::OpenAiResponses),
+            Method::GET,
+        ),
+        "/v1/responses" => (
+            plain(Route::Generate, Dialect::OpenAiResponses),
+            Method::POST,
+        ),
+        "/v1/messages" => (
+            plain(Route::Generate, Dialect::AnthropicMessages),
+            Method::POST,
+        ),
+        "/v1/models" => (plain(Route::ListModels, Dialect::OpenAiChat), Method::GET),
+        "/v1beta/models" => (plain(Route::ListModels, Dialect::Gemini), Method::GET),
+        "/" => (plain(Route::Root, Dialect::OpenAiChat), Method::HEAD),
         _ => {
-            return Err(GatewayError::new(
-                ErrorKind::UnknownRoute,
-                format!("Invalid URL ({} {})", clip(method.as_str()), clip(path)),
-            ))
+            let rest = p
+                .strip_prefix("/v1beta/")
+                .or_else(|| p.strip_prefix("/v1/"));
+            match rest.and_then(|r| gemini(r, query)) {
+                Some((facts, _)) => (
+                    Matched {
+                        route: Route::Generate,
+                        dialect: Dialect::Gemini,
+                        facts,
+                    },
+                    Method::POST,
+                ),
+                None => return Err(not_found(method, trimmed)),
+            }
         }
     };
-    if *method != allowed {
+    // `GET /` is as good a liveness check as `HEAD /`.
+    let ok = *method == allowed || (matched.route == Route::Root && *method == Method::GET);
+    if !ok {
         return Err(GatewayError::new(
             ErrorKind::MethodNotAllowed,
             format!(
-                "Method {} is not allowed for {path}; use {allowed}",
+                "Method {} is not allowed for {trimmed}; use {allowed}",
                 clip(method.as_str())
             ),
         )
         .with_header("allow", allowed.as_str()));
     }
-    Ok((route, Dialect::OpenAiChat))
+    Ok(matched)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn route(m: Method, path: &str, q: Option<&str>) -> (Route, Dialect) {
+        let r = resolve(&m, path, q).unwrap();
+        (r.route, r.dialect)
+    }
+
     #[test]
-    fn routes_and_their_methods() {
+    fn every_dialect_has_its_routes() {
         assert_eq!(
-            resolve(&Method::POST, "/v1/chat/completions").unwrap().0,
-            Route::ChatCompletions
+            route(Method::POST, "/v1/chat/completions", None),
+            (Route::Generate, Dialect::OpenAiChat)
         );
         assert_eq!(
-            resolve(&Method::GET, "/v1/models/").unwrap().0,
-            Route::ListModels
+            route(Method::POST, "/v1/responses", None),
+            (Route::Generate, Dialect::OpenAiResponses)
         );
-        let e = resolve(&Method::GET, "/v1/chat/completions").unwrap_err();
+        assert_eq!(
+            route(Method::GET, "/v1/responses", None),
+            (Route::ResponsesSocket, Dialect::OpenAiResponses)
+        );
+        assert_eq!(
+            route(Method::POST, "/v1/messages", Some("beta=true")),
+            (Route::Generate, Dialect::AnthropicMessages)
+        );
+        assert_eq!(
+            route(Method::GET, "/v1/models/", None),
+            (Route::ListModels, Dialect::OpenAiChat)
+        );
+        assert_eq!(
+            route(Method::GET, "/v1beta/models", None),
+            (Route::ListModels, Dialect::Gemini)
+        );
+        assert_eq!(
+            route(Method::HEAD, "/", None),
+            (Route::Root, Dialect::OpenAiChat)
+        );
+        let g = resolve(
+            &Method::POST,
+            "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+            Some("alt=sse"),
+        )
+        .unwrap();
+        assert_eq!(
+            (g.route, g.dialect, g.facts),
+            (
+                Route::Generate,
+                Dialect::Gemini,
+                RouteFacts {
+                    model: Some("gemini-2.5-flash".into()),
+                    stream: true,
+                    sse: true
+                }
+            )
+        );
+        let g = resolve(&Method::POST, "/v1/models/g:generateContent", None).unwrap();
+        assert_eq!((g.facts.stream, g.facts.sse), (false, false));
+    }
+
+    #[test]
+    fn a_doubled_version_prefix_is_served_as_the_single_one() {
+        assert_eq!(
+            route(Method::POST, "/v1/v1/messages", None),
+            (Route::Generate, Dialect::AnthropicMessages)
+        );
+        assert_eq!(
+            route(Method::POST, "/v1/v1beta/models/g:generateContent", None).1,
+            Dialect::Gemini
+        );
+        assert_eq!(
+            dialect_of_path("/v1/v1/messages/x"),
+            Dialect::AnthropicMessages
+        );
+    }
+
+    #[test]
+    fn wrong_methods_and_unknown_paths() {
+        let e = resolve(&Method::GET, "/v1/chat/completions", None).unwrap_err();
         assert_eq!(e.kind, ErrorKind::MethodNotAllowed);
-        let e = resolve(&Method::POST, "/v2/nothing").unwrap_err();
+        let e = resolve(&Method::POST, "/v2/nothing", None).unwrap_err();
         assert_eq!(
             (e.kind, e.message.as_str()),
             (ErrorKind::UnknownRoute, "Invalid URL (POST /v2/nothing)")
+        );
+        assert!(resolve(&Method::POST, "/v1beta/models/g:embedContent", None).is_err());
+        assert_eq!(
+            resolve(&Method::POST, "/", None).unwrap_err().kind,
+            ErrorKind::MethodNotAllowed
         );
     }
 
@@ -100,9 +257,5 @@ mod tests {
             Dialect::Gemini
         );
         assert_eq!(dialect_of_path("/anything"), Dialect::OpenAiChat);
-        assert_eq!(
-            resolve(&Method::HEAD, "/").unwrap_err().message,
-            "Invalid URL (HEAD /)"
-        );
     }
 }

@@ -67,7 +67,8 @@ impl Router {
     }
 
     /// The providers to try for `model`, in order: ascending priority, and within a priority a
-    /// random order weighted by `weight`. Only providers a `client` request can reach are listed.
+    /// random order weighted by `weight`, those speaking the `client`'s dialect first (no
+    /// conversion, and the provider's prompt cache sees the client's bytes).
     pub fn plan(&self, model: &str, client: Dialect) -> Vec<Arc<Provider>> {
         let mut serving: Vec<usize> = match self.by_model.get(model) {
             Some(list) => list.clone(),
@@ -82,8 +83,12 @@ impl Router {
                 v
             }
         };
-        serving.retain(|&i| client.can_reach(self.providers[i].dialect));
         weighted_order(&mut serving, &self.providers, fastrand::f64);
+        // Stable: the weighted order holds among providers of the same dialect.
+        serving.sort_by_key(|&i| {
+            let p = &self.providers[i];
+            (p.priority, p.dialect != client)
+        });
         serving
             .into_iter()
             .map(|i| self.providers[i].clone())
@@ -161,7 +166,8 @@ providers:
         assert_eq!(names(&plan)[3], "d");
         assert_eq!(names(&r.plan("gpt-5", Dialect::OpenAiChat)), ["c", "d"]);
         assert_eq!(names(&r.plan("llama", Dialect::OpenAiChat)), ["d"]);
-        assert!(r.plan("llama", Dialect::AnthropicMessages).is_empty());
+        // Any client dialect reaches every provider.
+        assert_eq!(names(&r.plan("llama", Dialect::AnthropicMessages)), ["d"]);
         assert_eq!(r.listed_models().collect::<Vec<_>>(), ["gpt-4o"]);
     }
 

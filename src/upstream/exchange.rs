@@ -2,8 +2,8 @@
 
 use crate::budget::Reservation;
 use crate::config::Provider;
+use crate::dialect::codec::codec;
 use crate::dialect::errors::ErrorKind;
-use crate::dialect::Dialect;
 use crate::error::GatewayError;
 use crate::redact::{LineMasker, Redactor};
 use bytes::{Bytes, BytesMut};
@@ -39,22 +39,20 @@ pub struct Exchange {
     deadline: Instant,
 }
 
+/// A request as it goes to one provider.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The name the provider knows the model by.
+    pub model: String,
+    pub body: Bytes,
+    pub stream: bool,
+}
+
 /// What a provider's body may hold in memory: one unfinished line of a stream.
 #[derive(Debug, Clone)]
 pub struct BodyRules {
     pub redactor: Arc<Redactor>,
     pub max_line: usize,
-}
-
-/// The request path for a provider's dialect, after its base URL's path.
-fn endpoint_path(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::OpenAiChat => "/chat/completions",
-        Dialect::OpenAiResponses => "/responses",
-        Dialect::AnthropicMessages => "/v1/messages",
-        // The model is part of a Gemini path; its codec builds it.
-        Dialect::Gemini => "",
-    }
 }
 
 fn peer_for(provider: &Provider, addr: SocketAddr) -> HttpPeer {
@@ -71,15 +69,19 @@ fn peer_for(provider: &Provider, addr: SocketAddr) -> HttpPeer {
     peer
 }
 
+/// The request for a provider that knows the model as `model`: its dialect's path, auth header
+/// and fixed headers, and nothing of the client's.
 fn request_header(
     provider: &Provider,
+    model: &str,
     body_len: usize,
     stream: bool,
 ) -> pingora::Result<RequestHeader> {
+    let dialect = codec(provider.dialect);
     let path = format!(
         "{}{}",
         provider.endpoint.base_path,
-        endpoint_path(provider.dialect)
+        dialect.upstream_path(model, stream)
     );
     let mut req = RequestHeader::build("POST", path.as_bytes(), Some(8))?;
     req.insert_header("host", provider.endpoint.authority())?;
@@ -97,14 +99,12 @@ fn request_header(
         "user-agent",
         concat!("tollgate/", env!("CARGO_PKG_VERSION")),
     )?;
+    for (name, value) in dialect.fixed_headers() {
+        req.insert_header(*name, *value)?;
+    }
     if let Some(key) = &provider.api_key {
-        match provider.dialect {
-            Dialect::OpenAiChat | Dialect::OpenAiResponses => {
-                req.insert_header("authorization", format!("Bearer {}", key.expose()))?
-            }
-            Dialect::AnthropicMessages => req.insert_header("x-api-key", key.expose())?,
-            Dialect::Gemini => req.insert_header("x-goog-api-key", key.expose())?,
-        }
+        let (name, value) = dialect.auth_header(key.expose());
+        req.insert_header(name, value)?;
     }
     Ok(req)
 }
@@ -194,10 +194,14 @@ impl Exchange {
         connector: &Connector,
         provider: Arc<Provider>,
         addr: SocketAddr,
-        body: Bytes,
-        stream: bool,
+        request: Outgoing,
         rules: &BodyRules,
     ) -> Result<Exchange, GatewayError> {
+        let Outgoing {
+            model,
+            body,
+            stream,
+        } = request;
         let deadline = Instant::now() + provider.timeouts.total;
         let peer = peer_for(&provider, addr);
         // A pooled connection the provider already closed fails on first use; that says nothing
@@ -210,7 +214,7 @@ impl Exchange {
             let sent: Result<pingora::Result<()>, _> = timeout_at(
                 (Instant::now() + provider.timeouts.first_byte).min(deadline),
                 async {
-                    let req = request_header(&provider, body.len(), stream)?;
+                    let req = request_header(&provider, &model, body.len(), stream)?;
                     session.write_request_header(Box::new(req)).await?;
                     session.write_request_body(body.clone(), true).await?;
                     session.finish_request_body().await?;

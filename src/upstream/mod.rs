@@ -3,12 +3,13 @@
 mod exchange;
 mod resolve;
 
-pub use exchange::{BodyRules, Exchange};
+pub use exchange::{BodyRules, Exchange, Outgoing};
 pub use resolve::Resolver;
 
 use crate::budget::{MemoryBudget, Reservation};
 use crate::config::Provider;
 use crate::dialect::errors::ErrorKind;
+use crate::dialect::Dialect;
 use crate::error::GatewayError;
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
@@ -72,8 +73,7 @@ impl Upstream {
     pub async fn send(
         &self,
         candidates: &[Arc<Provider>],
-        body_for: impl Fn(&Provider) -> Bytes,
-        stream: bool,
+        body_for: impl Fn(&Provider) -> Outgoing,
         attempts: &mut u32,
     ) -> Result<Reply, GatewayError> {
         let mut last = GatewayError::new(
@@ -93,7 +93,7 @@ impl Upstream {
                 break;
             };
             *attempts += 1;
-            match self.attempt(provider, body_for(provider), stream).await {
+            match self.attempt(provider, body_for(provider)).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) if e.retryable => {
                     tracing::info!(provider = %provider.name, attempt = *attempts, error = %e, "attempt failed");
@@ -111,9 +111,9 @@ impl Upstream {
     async fn attempt(
         &self,
         provider: &Arc<Provider>,
-        body: Bytes,
-        stream: bool,
+        request: Outgoing,
     ) -> Result<Reply, GatewayError> {
+        let stream = request.stream;
         let ep = &provider.endpoint;
         let addr = self.resolver.resolve(&ep.host, ep.port).await.map_err(|e| {
             tracing::info!(provider = %provider.name, error = %e, "cannot resolve the provider");
@@ -123,8 +123,7 @@ impl Upstream {
             &self.connector,
             provider.clone(),
             addr,
-            body,
-            stream,
+            request,
             &self.rules,
         )
         .await?;
@@ -137,7 +136,7 @@ impl Upstream {
                 .await
                 .unwrap_or_default();
             ex.release(&self.connector).await;
-            let mut e = provider_error(status, body);
+            let mut e = provider_error(status, body, provider.dialect);
             if let (Some(v), true) = (retry_after, e.reply.is_some()) {
                 e = e.with_header("retry-after", v);
             }
@@ -177,7 +176,7 @@ fn is_json_object(body: &[u8]) -> bool {
 
 /// A provider's error status, classified for retry and for the client. `body` has already been
 /// through the redactor, as everything read from a provider has.
-fn provider_error(status: u16, body: Bytes) -> GatewayError {
+fn provider_error(status: u16, body: Bytes, dialect: Dialect) -> GatewayError {
     let mut e = match status {
         // A redirect is a misconfigured base URL or a hostile middlebox; following it could send
         // the provider key elsewhere, and passing it on would send the client elsewhere.
@@ -204,7 +203,7 @@ fn provider_error(status: u16, body: Bytes) -> GatewayError {
             )
             .retryable();
             if is_json_object(&body) {
-                e.with_reply(status, body)
+                e.with_reply(status, body, dialect)
             } else {
                 e
             }
@@ -213,7 +212,7 @@ fn provider_error(status: u16, body: Bytes) -> GatewayError {
             ErrorKind::BadRequest,
             format!("the provider answered with status {status}"),
         )
-        .with_reply(status, body),
+        .with_reply(status, body, dialect),
         _ => GatewayError::new(
             ErrorKind::BadUpstream,
             format!("the provider answered with status {status} and a body that is not JSON"),

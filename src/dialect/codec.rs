@@ -1,0 +1,389 @@
+//! Everything the gateway needs to know of a dialect, in one place: a [`Codec`] per dialect.
+//!
+//! The request path asks the client's codec and the provider's codec, and never matches on a
+//! dialect itself: the upstream path and auth header, how to read a request, how to write an
+//! answer, a stream and an error — all are here.
+
+use super::errors::{render, ErrorKind, RenderedError};
+use super::ir::{Answer, Request};
+use super::stream::{StreamDecoder, StreamEncoder};
+use super::{anthropic, gemini, openai, responses, Dialect, InvalidRequest};
+use bytes::Bytes;
+
+/// What the route said about a request, beyond its body.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteFacts {
+    /// The model named in the path (Gemini).
+    pub model: Option<String>,
+    /// The path asked for a stream (Gemini's `:streamGenerateContent`).
+    pub stream: bool,
+    /// The stream is to be SSE (Gemini's `alt=sse`), not a streamed JSON array.
+    pub sse: bool,
+}
+
+/// The `anthropic-version` sent to Anthropic providers when the client did not say one.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// One dialect's facts and conversions.
+pub trait Codec: Send + Sync {
+    fn dialect(&self) -> Dialect;
+
+    // The provider side.
+
+    /// The request path on a provider, after its base URL's path.
+    fn upstream_path(&self, model: &str, stream: bool) -> String;
+    /// The header carrying the provider key, and its value.
+    fn auth_header(&self, key: &str) -> (&'static str, String);
+    /// Headers every request to a provider of this dialect carries.
+    fn fixed_headers(&self) -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+    fn encode_request(&self, req: &Request, model: &str) -> Bytes;
+    fn decode_answer(&self, body: &[u8]) -> Option<Answer>;
+    fn decoder(&self, max_event: usize) -> Box<dyn StreamDecoder>;
+    /// The message inside a provider's error body.
+    fn error_message(&self, body: &[u8]) -> Option<String>;
+
+    // The client side.
+
+    fn decode_request(&self, body: &[u8], route: &RouteFacts) -> Result<Request, InvalidRequest>;
+    /// A whole answer for a client that asked `req` of `model`.
+    fn encode_answer(&self, a: &Answer, model: &str, created: u64, req: &Request) -> Bytes;
+    /// The stream writer for a client that asked `req` of `model`.
+    fn encoder(
+        &self,
+        model: &str,
+        created: u64,
+        req: &Request,
+        route: &RouteFacts,
+    ) -> Box<dyn StreamEncoder>;
+    /// An error as this dialect's clients expect it.
+    fn render_error(&self, kind: ErrorKind, message: &str) -> RenderedError {
+        render(self.dialect(), kind, message)
+    }
+    /// The content type of a stream for this client.
+    fn stream_content_type(&self, _route: &RouteFacts) -> &'static str {
+        "text/event-stream"
+    }
+}
+
+/// The codec of `dialect`.
+pub fn codec(dialect: Dialect) -> &'static dyn Codec {
+    match dialect {
+        Dialect::OpenAiChat => &OpenAiChat,
+        Dialect::OpenAiResponses => &OpenAiResponses,
+        Dialect::AnthropicMessages => &Anthropic,
+        Dialect::Gemini => &Gemini,
+    }
+}
+
+/// The kind of failure a provider's error status says (reference §4.3).
+fn kind_of_status(status: u16) -> ErrorKind {
+    match status {
+        404 => ErrorKind::ModelNotFound,
+        413 => ErrorKind::PayloadTooLarge,
+        429 => ErrorKind::RateLimited,
+        502 => ErrorKind::BadUpstream,
+        503 | 529 => ErrorKind::Overloaded,
+        504 => ErrorKind::UpstreamTimeout,
+        500..=599 => ErrorKind::Internal,
+        _ => ErrorKind::BadRequest,
+    }
+}
+
+/// A provider's error answer in its own dialect, rendered for a client of another: the
+/// provider's message, in the client's shape, types and status codes. A client error keeps the
+/// provider's exact 4xx status.
+pub fn convert_error(
+    client: Dialect,
+    provider: Dialect,
+    status: u16,
+    body: &[u8],
+) -> RenderedError {
+    let kind = kind_of_status(status);
+    let message = codec(provider)
+        .error_message(body)
+        .unwrap_or_else(|| format!("The provider answered with status {status}"));
+    let mut r = codec(client).render_error(kind, &message);
+    if kind == ErrorKind::BadRequest {
+        r.status = status;
+    }
+    r
+}
+
+fn bearer(key: &str) -> (&'static str, String) {
+    ("authorization", format!("Bearer {key}"))
+}
+
+struct OpenAiChat;
+
+impl Codec for OpenAiChat {
+    fn dialect(&self) -> Dialect {
+        Dialect::OpenAiChat
+    }
+    fn upstream_path(&self, _model: &str, _stream: bool) -> String {
+        "/chat/completions".into()
+    }
+    fn auth_header(&self, key: &str) -> (&'static str, String) {
+        bearer(key)
+    }
+    fn encode_request(&self, req: &Request, model: &str) -> Bytes {
+        openai::encode_request(req, model)
+    }
+    fn decode_answer(&self, body: &[u8]) -> Option<Answer> {
+        openai::decode_answer(body)
+    }
+    fn decoder(&self, max_event: usize) -> Box<dyn StreamDecoder> {
+        Box::new(openai::Decoder::new(max_event))
+    }
+    fn error_message(&self, body: &[u8]) -> Option<String> {
+        responses::error_message(body)
+    }
+    fn decode_request(&self, body: &[u8], _route: &RouteFacts) -> Result<Request, InvalidRequest> {
+        openai::decode_request(body)
+    }
+    fn encode_answer(&self, a: &Answer, model: &str, created: u64, _req: &Request) -> Bytes {
+        openai::encode_answer(a, model, created)
+    }
+    fn encoder(
+        &self,
+        model: &str,
+        created: u64,
+        req: &Request,
+        _route: &RouteFacts,
+    ) -> Box<dyn StreamEncoder> {
+        Box::new(openai::Encoder::new(model, created, req.stream_usage))
+    }
+}
+
+struct OpenAiResponses;
+
+impl Codec for OpenAiResponses {
+    fn dialect(&self) -> Dialect {
+        Dialect::OpenAiResponses
+    }
+    fn upstream_path(&self, _model: &str, _stream: bool) -> String {
+        "/responses".into()
+    }
+    fn auth_header(&self, key: &str) -> (&'static str, String) {
+        bearer(key)
+    }
+    fn encode_request(&self, req: &Request, model: &str) -> Bytes {
+        responses::encode_request(req, model)
+    }
+    fn decode_answer(&self, body: &[u8]) -> Option<Answer> {
+        responses::decode_answer(body)
+    }
+    fn decoder(&self, max_event: usize) -> Box<dyn StreamDecoder> {
+        Box::new(responses::Decoder::new(max_event))
+    }
+    fn error_message(&self, body: &[u8]) -> Option<String> {
+        responses::error_message(body)
+    }
+    fn decode_request(&self, body: &[u8], _route: &RouteFacts) -> Result<Request, InvalidRequest> {
+        responses::decode_request(body)
+    }
+    fn encode_answer(&self, a: &Answer, model: &str, created: u64, req: &Request) -> Bytes {
+        // Codex's custom and namespaced tools go back in the shape it declared them in.
+        let tools = responses::ClientTools::from_request(req);
+        responses::encode_answer_for(a, model, created, &tools)
+    }
+    fn encoder(
+        &self,
+        model: &str,
+        created: u64,
+        req: &Request,
+        _route: &RouteFacts,
+    ) -> Box<dyn StreamEncoder> {
+        let tools = responses::ClientTools::from_request(req);
+        Box::new(responses::Encoder::new(model, created).with_tools(tools))
+    }
+}
+
+struct Anthropic;
+
+impl Codec for Anthropic {
+    fn dialect(&self) -> Dialect {
+        Dialect::AnthropicMessages
+    }
+    fn upstream_path(&self, _model: &str, _stream: bool) -> String {
+        "/v1/messages".into()
+    }
+    fn auth_header(&self, key: &str) -> (&'static str, String) {
+        ("x-api-key", key.to_string())
+    }
+    fn fixed_headers(&self) -> &'static [(&'static str, &'static str)] {
+        &[("anthropic-version", ANTHROPIC_VERSION)]
+    }
+    fn encode_request(&self, req: &Request, model: &str) -> Bytes {
+        anthropic::encode_request(req, model)
+    }
+    fn decode_answer(&self, body: &[u8]) -> Option<Answer> {
+        anthropic::decode_answer(body)
+    }
+    fn decoder(&self, max_event: usize) -> Box<dyn StreamDecoder> {
+        Box::new(anthropic::Decoder::new(max_event))
+    }
+    fn error_message(&self, body: &[u8]) -> Option<String> {
+        anthropic::error_message(body)
+    }
+    fn decode_request(&self, body: &[u8], _route: &RouteFacts) -> Result<Request, InvalidRequest> {
+        anthropic::decode_request(body)
+    }
+    fn encode_answer(&self, a: &Answer, model: &str, created: u64, _req: &Request) -> Bytes {
+        anthropic::encode_answer(a, model, created)
+    }
+    fn encoder(
+        &self,
+        model: &str,
+        _created: u64,
+        _req: &Request,
+        _route: &RouteFacts,
+    ) -> Box<dyn StreamEncoder> {
+        Box::new(anthropic::Encoder::new(model))
+    }
+    fn render_error(&self, kind: ErrorKind, message: &str) -> RenderedError {
+        let mut r = render(Dialect::AnthropicMessages, kind, message);
+        // Anthropic's clients know overload as 529, not 503.
+        r.status = anthropic::error_status(kind);
+        r
+    }
+}
+
+struct Gemini;
+
+impl Codec for Gemini {
+    fn dialect(&self) -> Dialect {
+        Dialect::Gemini
+    }
+    fn upstream_path(&self, model: &str, stream: bool) -> String {
+        if stream {
+            format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+        } else {
+            format!("/v1beta/models/{model}:generateContent")
+        }
+    }
+    fn auth_header(&self, key: &str) -> (&'static str, String) {
+        ("x-goog-api-key", key.to_string())
+    }
+    fn encode_request(&self, req: &Request, model: &str) -> Bytes {
+        gemini::encode_request(req, model)
+    }
+    fn decode_answer(&self, body: &[u8]) -> Option<Answer> {
+        gemini::decode_answer(body)
+    }
+    fn decoder(&self, max_event: usize) -> Box<dyn StreamDecoder> {
+        Box::new(gemini::Decoder::new(max_event))
+    }
+    fn error_message(&self, body: &[u8]) -> Option<String> {
+        gemini::error_message(body)
+    }
+    fn decode_request(&self, body: &[u8], route: &RouteFacts) -> Result<Request, InvalidRequest> {
+        let model = route.model.as_deref().unwrap_or("");
+        gemini::decode_request(body, model, route.stream)
+    }
+    fn encode_answer(&self, a: &Answer, model: &str, created: u64, _req: &Request) -> Bytes {
+        gemini::encode_answer(a, model, created)
+    }
+    fn encoder(
+        &self,
+        model: &str,
+        _created: u64,
+        _req: &Request,
+        route: &RouteFacts,
+    ) -> Box<dyn StreamEncoder> {
+        let framing = if route.sse {
+            gemini::Framing::Sse
+        } else {
+            gemini::Framing::JsonArray
+        };
+        Box::new(gemini::Encoder::new(model, framing))
+    }
+    fn stream_content_type(&self, route: &RouteFacts) -> &'static str {
+        // Without `alt=sse`, Gemini streams one JSON array, written as it grows.
+        if route.sse {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_provider_dialect_has_its_path_and_auth() {
+        let path = |d, stream| codec(d).upstream_path("m-1", stream);
+        assert_eq!(path(Dialect::OpenAiChat, true), "/chat/completions");
+        assert_eq!(path(Dialect::OpenAiResponses, false), "/responses");
+        assert_eq!(path(Dialect::AnthropicMessages, false), "/v1/messages");
+        assert_eq!(
+            path(Dialect::Gemini, true),
+            "/v1beta/models/m-1:streamGenerateContent?alt=sse"
+        );
+        assert_eq!(
+            path(Dialect::Gemini, false),
+            "/v1beta/models/m-1:generateContent"
+        );
+        assert_eq!(
+            codec(Dialect::AnthropicMessages).auth_header("k").0,
+            "x-api-key"
+        );
+        assert_eq!(codec(Dialect::Gemini).auth_header("k").0, "x-goog-api-key");
+        assert_eq!(
+            codec(Dialect::OpenAiChat).auth_header("k"),
+            ("authorization", "Bearer k".to_string())
+        );
+        for d in [
+            Dialect::OpenAiChat,
+            Dialect::OpenAiResponses,
+            Dialect::AnthropicMessages,
+            Dialect::Gemini,
+        ] {
+            assert_eq!(codec(d).dialect(), d);
+        }
+    }
+
+    #[test]
+    fn a_provider_error_reaches_a_client_of_another_dialect_in_its_own_shape() {
+        let body = br#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too big"}}"#;
+        let r = convert_error(Dialect::OpenAiChat, Dialect::AnthropicMessages, 422, body);
+        assert_eq!(r.status, 422);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        assert_eq!(v["error"]["message"], "max_tokens: too big");
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        let body =
+            br#"{"error":{"message":"slow down","type":"server_error","param":null,"code":null}}"#;
+        let r = convert_error(Dialect::AnthropicMessages, Dialect::OpenAiChat, 503, body);
+        assert_eq!(r.status, 529);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        assert_eq!(v["error"]["type"], "overloaded_error");
+        assert_eq!(v["error"]["message"], "slow down");
+        let r = convert_error(Dialect::Gemini, Dialect::OpenAiChat, 429, b"not json");
+        assert_eq!(r.status, 429);
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        assert_eq!(v["error"]["status"], "RESOURCE_EXHAUSTED");
+        assert_eq!(
+            v["error"]["message"],
+            "The provider answered with status 429"
+        );
+    }
+
+    #[test]
+    fn anthropic_clients_get_529_for_overload() {
+        assert_eq!(
+            codec(Dialect::AnthropicMessages)
+                .render_error(ErrorKind::Overloaded, "busy")
+                .status,
+            529
+        );
+        assert_eq!(
+            codec(Dialect::OpenAiChat)
+                .render_error(ErrorKind::Overloaded, "busy")
+                .status,
+            503
+        );
+    }
+}

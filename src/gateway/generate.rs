@@ -1,0 +1,243 @@
+//! A model answers, in any client dialect from any provider dialect: body → model → access →
+//! plan → exchange → relay.
+//!
+//! When the provider speaks the client's dialect, the request body goes up as it came, but for
+//! the model name (byte for byte: it keeps the provider's prompt cache warm). Otherwise the
+//! client's codec reads it into the internal representation and the provider's codec writes it.
+
+use super::ctx::RequestCtx;
+use super::route::Matched;
+use super::{body, relay, respond, Failure, Shared};
+use crate::auth::ApiKey;
+use crate::config::Provider;
+use crate::dialect::codec::{codec, Codec};
+use crate::dialect::convert::Converter;
+use crate::dialect::errors::ErrorKind;
+use crate::dialect::ir::Request;
+use crate::dialect::json::{splice, string_literal, top_level_span};
+use crate::dialect::openai::{self, ChatPassthrough};
+use crate::dialect::stream::StreamTranslator;
+use crate::dialect::Dialect;
+use crate::error::{clip, GatewayError};
+use crate::upstream::{Outgoing, Reply};
+use bytes::Bytes;
+use pingora::proxy::Session;
+use std::ops::Range;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// What routing needs of a request, read without decoding all of it.
+struct Probe {
+    model: String,
+    stream: bool,
+    /// Where the model sits in the body, for a byte-exact rename (not in Gemini's: its model
+    /// is in the path).
+    model_span: Option<Range<usize>>,
+}
+
+fn probe(matched: &Matched, body: &[u8]) -> Result<Probe, GatewayError> {
+    if let Some(model) = &matched.facts.model {
+        return Ok(Probe {
+            model: model.strip_prefix("models/").unwrap_or(model).to_string(),
+            stream: matched.facts.stream,
+            model_span: None,
+        });
+    }
+    let p = openai::probe_request(body).map_err(|e| bad_request(e.0))?;
+    Ok(Probe {
+        model: p.model,
+        stream: p.stream,
+        model_span: Some(p.model_span),
+    })
+}
+
+fn bad_request(message: &str) -> GatewayError {
+    GatewayError::new(ErrorKind::BadRequest, message)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The body for a provider of the client's own dialect: the client's, with the model renamed.
+fn passthrough(body: &Bytes, probe: &Probe, upstream_model: &str) -> Bytes {
+    match &probe.model_span {
+        Some(span) if upstream_model != probe.model => splice(
+            body,
+            span.clone(),
+            string_literal(upstream_model).as_bytes(),
+        ),
+        _ => body.clone(),
+    }
+}
+
+pub async fn handle(
+    shared: &Shared,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    key: &ApiKey,
+    matched: &Matched,
+) -> Result<(), Failure> {
+    let client = codec(matched.dialect);
+    let server = &shared.config.server;
+    let rules = body::BodyRules {
+        max_bytes: server.max_body_bytes,
+        deadline: server.body_timeout,
+        budget: &shared.budget,
+    };
+    let (body, held) = body::read(session, &rules).await?;
+    // Held for the whole request: the body may be resent to another provider.
+    ctx.held.push(held);
+    let probe = probe(matched, &body)?;
+    ctx.model = Some(probe.model.clone());
+    ctx.stream = probe.stream;
+
+    if !key.allows(&probe.model) {
+        return Err(GatewayError::new(
+            ErrorKind::Forbidden,
+            format!(
+                "This key is not allowed to use the model `{}`",
+                clip(&probe.model)
+            ),
+        )
+        .into());
+    }
+    let candidates = shared.router.plan(&probe.model, matched.dialect);
+    if candidates.is_empty() {
+        return Err(GatewayError::new(
+            ErrorKind::ModelNotFound,
+            format!(
+                "The model `{}` does not exist or you do not have access to it.",
+                clip(&probe.model)
+            ),
+        )
+        .into());
+    }
+    // The whole request is decoded only when something needs it: a provider of another
+    // dialect, or a client stream that is re-encoded.
+    let needs_ir = matched.dialect != Dialect::OpenAiChat
+        || candidates.iter().any(|p| p.dialect != matched.dialect);
+    let ir = if needs_ir {
+        client
+            .decode_request(&body, &matched.facts)
+            .map_err(|e| bad_request(e.0))?
+    } else {
+        Request::default()
+    };
+    // Admission (rate, concurrency, token and balance limits) belongs here, before any
+    // provider is contacted; its permit is released with the context on every exit path.
+
+    let outgoing = |p: &Provider| {
+        let model = p.upstream_model(&probe.model).to_string();
+        let body = if p.dialect == matched.dialect {
+            passthrough(&body, &probe, &model)
+        } else {
+            codec(p.dialect).encode_request(&ir, &model)
+        };
+        Outgoing {
+            model,
+            body,
+            stream: probe.stream,
+        }
+    };
+    // A client that leaves while the provider thinks cancels the exchange, so the provider
+    // stops generating (and billing) an answer nobody will read.
+    let exchange = shared
+        .upstream
+        .send(&candidates, outgoing, &mut ctx.attempts);
+    let reply = tokio::select! {
+        reply = exchange => reply?,
+        () = relay::client_gone(session) => {
+            ctx.failure = Some("client disconnected before the answer".into());
+            return Err(Failure::ClientGone);
+        }
+    };
+
+    let created = unix_now();
+    match reply {
+        Reply::Complete {
+            provider,
+            status,
+            body,
+            held,
+        } => {
+            ctx.held.push(held);
+            ctx.provider = Some(provider.name.clone());
+            let answer = answer(client, &provider, &probe, &ir, body, created)?;
+            ctx.usage = answer.1;
+            respond::whole(session, status, "application/json", &[], answer.0)
+                .await
+                .map_err(|_| Failure::ClientGone)
+        }
+        Reply::Streaming(exchange) => {
+            ctx.provider = Some(exchange.provider.name.clone());
+            let provider = exchange.provider.clone();
+            let renamed = provider.upstream_model(&probe.model) != probe.model;
+            let mut translator: Box<dyn StreamTranslator> = if provider.dialect
+                == Dialect::OpenAiChat
+                && matched.dialect == Dialect::OpenAiChat
+            {
+                Box::new(ChatPassthrough::new(
+                    renamed.then_some(probe.model.as_str()),
+                    server.max_event_bytes,
+                ))
+            } else {
+                Box::new(Converter::new(
+                    codec(provider.dialect).decoder(server.max_event_bytes),
+                    client.encoder(&probe.model, created, &ir, &matched.facts),
+                ))
+            };
+            let content_type = client.stream_content_type(&matched.facts);
+            relay::stream(
+                session,
+                ctx,
+                *exchange,
+                translator.as_mut(),
+                content_type,
+                shared.upstream.connector(),
+            )
+            .await
+            .map_err(|_| Failure::ClientGone)
+        }
+    }
+}
+
+/// A provider's whole answer, for the client, and the usage it reported.
+fn answer(
+    client: &dyn Codec,
+    provider: &Provider,
+    probe: &Probe,
+    ir: &Request,
+    body: Bytes,
+    created: u64,
+) -> Result<(Bytes, Option<crate::dialect::usage::Usage>), GatewayError> {
+    let broken = || {
+        GatewayError::new(
+            ErrorKind::BadUpstream,
+            "The provider's answer could not be read",
+        )
+    };
+    let renamed = provider.upstream_model(&probe.model) != probe.model;
+    if provider.dialect == client.dialect() && client.dialect() == Dialect::OpenAiChat {
+        let a = openai::answer_for_client(body, renamed.then_some(probe.model.as_str()))
+            .ok_or_else(broken)?;
+        return Ok((a.body, a.usage));
+    }
+    let decoded = codec(provider.dialect)
+        .decode_answer(&body)
+        .ok_or_else(broken)?;
+    let usage = decoded.usage;
+    if provider.dialect == client.dialect() {
+        // The provider's own bytes, with the client's model name put back where there is one.
+        let body = match top_level_span(&body, "model") {
+            Some(span) if renamed => splice(&body, span, string_literal(&probe.model).as_bytes()),
+            _ => body,
+        };
+        return Ok((body, usage));
+    }
+    Ok((
+        client.encode_answer(&decoded, &probe.model, created, ir),
+        usage,
+    ))
+}

@@ -1,0 +1,304 @@
+//! Every client dialect against every provider dialect, through the running gateway: a client
+//! of each kind asks, a mock provider of each kind answers (the mock speaks all four, written
+//! from the dialects reference), streaming and not.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::http::send;
+use common::*;
+use serde_json::{json, Value};
+
+const CLIENTS: [&str; 4] = ["openai", "openai-responses", "anthropic", "gemini"];
+const PROVIDERS: [&str; 4] = ["openai", "openai-responses", "anthropic", "gemini"];
+
+/// One provider per dialect, all on one mock, each serving the model `m-<dialect>`.
+async fn gateway() -> (MockProvider, TestGateway) {
+    let m = mock("mock").await;
+    let host = format!("http://{}", m.addr());
+    let mut yaml = String::from("providers:\n");
+    for d in PROVIDERS {
+        let base = match d {
+            "openai" | "openai-responses" => format!("{host}/v1"),
+            _ => host.clone(),
+        };
+        yaml.push_str(&format!(
+            "  - {{ name: p-{d}, dialect: {d}, base_url: \"{base}\", api_key: {UPSTREAM_KEY}, models: [m-{d}] }}\n"
+        ));
+    }
+    yaml.push_str(&keys());
+    let gw = TestGateway::start(&yaml).await;
+    (m, gw)
+}
+
+/// The request a client of `dialect` sends for `model`.
+fn request(dialect: &str, model: &str, stream: bool) -> (String, Value) {
+    let text = "say hi please";
+    match dialect {
+        "openai" => (
+            "/v1/chat/completions".into(),
+            json!({"model": model, "stream": stream,
+                "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]}),
+        ),
+        "openai-responses" => (
+            "/v1/responses".into(),
+            json!({"model": model, "stream": stream, "instructions": "Be brief.", "input": text}),
+        ),
+        "anthropic" => (
+            "/v1/messages".into(),
+            json!({"model": model, "stream": stream, "max_tokens": 256, "system": "Be brief.",
+                "messages": [{"role": "user", "content": text}]}),
+        ),
+        _ => (
+            if stream {
+                format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+            } else {
+                format!("/v1beta/models/{model}:generateContent")
+            },
+            json!({"systemInstruction": {"parts": [{"text": "Be brief."}]},
+                "contents": [{"role": "user", "parts": [{"text": text}]}]}),
+        ),
+    }
+}
+
+/// The text of a whole answer in `dialect`.
+fn answer_text(dialect: &str, v: &Value) -> String {
+    match dialect {
+        "openai" => v["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or("")
+            .into(),
+        "openai-responses" => v["output"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|item| item["content"].as_array().cloned().unwrap_or_default())
+            .filter_map(|c| c["text"].as_str().map(String::from))
+            .collect(),
+        "anthropic" => v["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b["text"].as_str())
+            .collect(),
+        _ => v["candidates"][0]["content"]["parts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["text"].as_str())
+            .collect(),
+    }
+}
+
+/// The `data:` payloads of an SSE body, with their event names.
+fn sse(body: &str) -> Vec<(Option<String>, Value)> {
+    body.split("\n\n")
+        .flat_map(|e| e.split("\r\n\r\n"))
+        .filter_map(|event| {
+            let mut name = None;
+            let mut data = None;
+            for line in event.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = Some(n.trim().to_string());
+                }
+                if let Some(d) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(d.trim()).ok();
+                }
+            }
+            data.map(|d| (name, d))
+        })
+        .collect()
+}
+
+/// The text of a streamed answer in `dialect`, and whether it ended with its terminal event.
+fn stream_text(dialect: &str, body: &str) -> (String, bool) {
+    let events = sse(body);
+    match dialect {
+        "openai" => (
+            events
+                .iter()
+                .filter_map(|(_, d)| d["choices"][0]["delta"]["content"].as_str())
+                .collect(),
+            body.ends_with("data: [DONE]\n\n"),
+        ),
+        "openai-responses" => (
+            events
+                .iter()
+                .filter(|(_, d)| d["type"] == "response.output_text.delta")
+                .filter_map(|(_, d)| d["delta"].as_str())
+                .collect(),
+            events
+                .last()
+                .is_some_and(|(_, d)| d["type"] == "response.completed"),
+        ),
+        "anthropic" => (
+            events
+                .iter()
+                .filter(|(_, d)| d["delta"]["type"] == "text_delta")
+                .filter_map(|(_, d)| d["delta"]["text"].as_str())
+                .collect(),
+            events
+                .last()
+                .is_some_and(|(_, d)| d["type"] == "message_stop"),
+        ),
+        _ => (
+            events
+                .iter()
+                .flat_map(|(_, d)| {
+                    d["candidates"][0]["content"]["parts"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .filter_map(|p| p["text"].as_str().map(String::from))
+                .collect(),
+            events
+                .last()
+                .is_some_and(|(_, d)| d["candidates"][0]["finishReason"] == "STOP"),
+        ),
+    }
+}
+
+async fn ask(
+    gw: &TestGateway,
+    client: &str,
+    provider: &str,
+    stream: bool,
+) -> common::http::Response {
+    let (path, body) = request(client, &format!("m-{provider}"), stream);
+    let auth = format!("Bearer {KEY}");
+    send(
+        gw.addr,
+        "POST",
+        &path,
+        &[
+            ("authorization", &auth),
+            ("anthropic-version", "2023-06-01"),
+        ],
+        body.to_string().as_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn every_client_gets_every_provider_s_answer_in_its_own_dialect() {
+    let (m, gw) = gateway().await;
+    for client in CLIENTS {
+        for provider in PROVIDERS {
+            let r = ask(&gw, client, provider, false).await;
+            assert_eq!(r.status, 200, "{client} <- {provider}: {}", r.text());
+            assert_eq!(
+                answer_text(client, &r.json()),
+                "Hello from mock!",
+                "{client} <- {provider}: {}",
+                r.text()
+            );
+            let r = ask(&gw, client, provider, true).await;
+            assert_eq!(
+                r.status,
+                200,
+                "{client} <- {provider} streamed: {}",
+                r.text()
+            );
+            let (text, terminated) = stream_text(client, &r.text());
+            assert_eq!(
+                (text.as_str(), terminated),
+                ("Hello from mock!", true),
+                "{client} <- {provider} streamed: {}",
+                r.text()
+            );
+        }
+    }
+    // Each provider got its own dialect, with the system prompt where it belongs.
+    for r in m.requests() {
+        let body = r.json();
+        let system_seen = match r.target.split('?').next().unwrap_or("") {
+            "/v1/chat/completions" => body["messages"][0]["role"] == "system",
+            "/v1/responses" => body["instructions"] == "Be brief.",
+            "/v1/messages" => {
+                body["system"] == "Be brief." || body["system"][0]["text"] == "Be brief."
+            }
+            _ => body["systemInstruction"]["parts"][0]["text"] == "Be brief.",
+        };
+        assert!(system_seen, "{} {}", r.target, body);
+        assert!(r
+            .header("authorization")
+            .is_none_or(|a| a == format!("Bearer {UPSTREAM_KEY}")));
+    }
+}
+
+#[tokio::test]
+async fn a_provider_error_reaches_each_client_in_its_own_shape() {
+    let (m, gw) = gateway().await;
+    m.set_default(Behavior::status(400));
+    for client in CLIENTS {
+        let r = ask(&gw, client, "anthropic", false).await;
+        assert_eq!(r.status, 400, "{client}: {}", r.text());
+        let v = r.json();
+        let well_formed = match client {
+            "openai" | "openai-responses" => {
+                v["error"]["message"].is_string() && v["error"]["type"] == "invalid_request_error"
+            }
+            "anthropic" => v["type"] == "error" && v["error"]["type"] == "invalid_request_error",
+            _ => v["error"]["status"] == "INVALID_ARGUMENT" && v["error"]["code"] == 400,
+        };
+        assert!(well_formed, "{client}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn the_other_routes_of_each_dialect() {
+    let (_m, gw) = gateway().await;
+    let auth = format!("Bearer {KEY}");
+    // (`HEAD /` is checked on a raw socket in tests/chat.rs: a HEAD answer has no body.)
+    let r = send(gw.addr, "GET", "/", &[], b"").await;
+    assert_eq!(r.status, 200);
+    let r = send(
+        gw.addr,
+        "GET",
+        "/v1/responses",
+        &[("authorization", &auth)],
+        b"",
+    )
+    .await;
+    assert_eq!(r.status, 426);
+    let r = send(
+        gw.addr,
+        "GET",
+        "/v1beta/models",
+        &[("x-goog-api-key", KEY)],
+        b"",
+    )
+    .await;
+    assert_eq!(r.json()["models"][0]["name"], "models/m-anthropic");
+    let r = send(
+        gw.addr,
+        "GET",
+        "/v1/models",
+        &[("x-api-key", KEY), ("anthropic-version", "2023-06-01")],
+        b"",
+    )
+    .await;
+    assert_eq!(r.json()["data"][0]["type"], "model");
+    let r = send(
+        gw.addr,
+        "GET",
+        "/v1/models",
+        &[("authorization", &auth)],
+        b"",
+    )
+    .await;
+    assert_eq!(r.json()["object"], "list");
+    // A hub's `/v1` base URL in front of Anthropic's own `/v1`.
+    let (_, body) = request("anthropic", "m-openai", false);
+    let r = send(
+        gw.addr,
+        "POST",
+        "/v1/v1/messages",
+        &[("x-api-key", KEY), ("anthropic-version", "2023-06-01")],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(answer_text("anthropic", &r.json()), "Hello from mock!");
+}
