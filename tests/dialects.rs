@@ -302,3 +302,44 @@ async fn the_other_routes_of_each_dialect() {
     .await;
     assert_eq!(answer_text("anthropic", &r.json()), "Hello from mock!");
 }
+
+#[tokio::test]
+async fn a_request_only_its_own_dialect_can_express_goes_to_that_dialect_only() {
+    let (m, gw) = gateway().await;
+    let auth = format!("Bearer {KEY}");
+    let body = |model: &str| {
+        json!({"model": model, "input": "and then?", "previous_response_id": "resp_1"}).to_string()
+    };
+    // A Responses provider keeps the conversation: the request goes to it as it came.
+    let r = send(
+        gw.addr,
+        "POST",
+        "/v1/responses",
+        &[("authorization", &auth)],
+        body("m-openai-responses").as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        m.requests().last().unwrap().json()["previous_response_id"],
+        "resp_1"
+    );
+    // Another dialect has nowhere to find that conversation: refused, not guessed.
+    let r = send(
+        gw.addr,
+        "POST",
+        "/v1/responses",
+        &[("authorization", &auth)],
+        body("m-anthropic").as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("previous_response_id"),
+        "{}",
+        r.text()
+    );
+}

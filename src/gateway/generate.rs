@@ -115,15 +115,25 @@ pub async fn handle(
         .into());
     }
     // The whole request is decoded only when something needs it: a provider of another
-    // dialect, or a client stream that is re-encoded.
-    let needs_ir = matched.dialect != Dialect::OpenAiChat
-        || candidates.iter().any(|p| p.dialect != matched.dialect);
-    let ir = if needs_ir {
-        client
-            .decode_request(&body, &matched.facts)
-            .map_err(|e| bad_request(e.0))?
+    // dialect, or a client stream that is re-encoded. A request only the client's own dialect
+    // can express (a Responses `previous_response_id`) still goes to providers of that dialect.
+    let converts = candidates.iter().any(|p| p.dialect != matched.dialect);
+    let (ir, candidates) = if converts || matched.dialect != Dialect::OpenAiChat {
+        match client.decode_request(&body, &matched.facts) {
+            Ok(ir) => (ir, candidates),
+            Err(e) => {
+                let same: Vec<_> = candidates
+                    .into_iter()
+                    .filter(|p| p.dialect == matched.dialect)
+                    .collect();
+                if same.is_empty() {
+                    return Err(bad_request(e.0).into());
+                }
+                (Request::default(), same)
+            }
+        }
     } else {
-        Request::default()
+        (Request::default(), candidates)
     };
     // Admission (rate, concurrency, token and balance limits) belongs here, before any
     // provider is contacted; its permit is released with the context on every exit path.
