@@ -119,4 +119,146 @@ fn answer_path(c: &mut Criterion) {
 }
 
 criterion_group!(benches, request_path, stream_path, answer_path);
-criterion_main!(benches);
+
+mod convert {
+    use super::*;
+    use bytes::BytesMut;
+    use tollgate::dialect::codec::{codec, RouteFacts};
+    use tollgate::dialect::convert::Converter;
+    use tollgate::dialect::ir::{BlockKind, Delta, Event, Request, Stop};
+    use tollgate::dialect::stream::StreamEncoder;
+    use tollgate::dialect::usage::Usage;
+    use tollgate::dialect::Dialect;
+
+    const DIALECTS: [Dialect; 4] = [
+        Dialect::OpenAiChat,
+        Dialect::OpenAiResponses,
+        Dialect::AnthropicMessages,
+        Dialect::Gemini,
+    ];
+
+    /// The first request of the captured Claude Code session, when the shared fixtures are there.
+    fn claude_code_request() -> Option<Bytes> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/client-requests/claude-code.jsonl"
+        );
+        let text = std::fs::read_to_string(path).ok()?;
+        let first: serde_json::Value = serde_json::from_str(text.lines().next()?).ok()?;
+        Some(Bytes::from(first["body"].to_string()))
+    }
+
+    pub fn request(c: &mut Criterion) {
+        let Some(body) = claude_code_request() else {
+            return;
+        };
+        let client = codec(Dialect::AnthropicMessages);
+        let facts = RouteFacts::default();
+        let ir = client
+            .decode_request(&body, &facts)
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let mut g = c.benchmark_group("claude_code_request");
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function("decode", |b| {
+            b.iter(|| client.decode_request(black_box(&body), &facts))
+        });
+        for d in DIALECTS {
+            g.bench_function(BenchmarkId::new("decode_and_encode_for", d.name()), |b| {
+                b.iter(|| {
+                    let ir = client
+                        .decode_request(black_box(&body), &facts)
+                        .unwrap_or_default();
+                    codec(d).encode_request(&ir, "model-x")
+                })
+            });
+        }
+        drop(ir);
+        g.finish();
+    }
+
+    /// A 100-event answer (text, then a tool call), as IR events.
+    fn events() -> Vec<Event> {
+        let mut out = vec![
+            Event::Start {
+                id: "id-1".into(),
+                model: "m".into(),
+            },
+            Event::BlockStart {
+                index: 0,
+                block: BlockKind::Text,
+            },
+        ];
+        for i in 0..96 {
+            out.push(Event::Delta {
+                index: 0,
+                delta: Delta::Text(format!(" token{i}")),
+            });
+        }
+        out.push(Event::BlockStop { index: 0 });
+        out.push(Event::Usage(Usage {
+            input_total: 100,
+            output_total: 97,
+            ..Usage::default()
+        }));
+        out.push(Event::Stop(Stop::EndTurn));
+        out
+    }
+
+    /// The answer as a provider of `d` streams it.
+    fn provider_stream(d: Dialect) -> Bytes {
+        let facts = RouteFacts {
+            sse: true,
+            stream: true,
+            ..RouteFacts::default()
+        };
+        let req = Request {
+            stream: true,
+            stream_usage: true,
+            ..Request::default()
+        };
+        let mut enc: Box<dyn StreamEncoder> = codec(d).encoder("m", 1, &req, &facts);
+        let mut out = BytesMut::new();
+        for e in events() {
+            enc.push(&e, &mut out);
+        }
+        enc.finish(&mut out);
+        out.freeze()
+    }
+
+    pub fn streams(c: &mut Criterion) {
+        let facts = RouteFacts {
+            sse: true,
+            stream: true,
+            ..RouteFacts::default()
+        };
+        let req = Request {
+            stream: true,
+            ..Request::default()
+        };
+        let mut g = c.benchmark_group("stream_translation");
+        g.throughput(Throughput::Elements(events().len() as u64));
+        for p in DIALECTS {
+            let input = provider_stream(p);
+            let pieces: Vec<Bytes> = input.chunks(97).map(Bytes::copy_from_slice).collect();
+            for client in DIALECTS {
+                let id = format!("{}_to_{}", p.name(), client.name());
+                g.bench_function(id, |b| {
+                    b.iter(|| {
+                        let mut t = Converter::new(
+                            codec(p).decoder(1 << 20),
+                            codec(client).encoder("m", 1, &req, &facts),
+                        );
+                        for piece in &pieces {
+                            let _ = black_box(t.push(piece.clone()));
+                        }
+                        black_box(t.finish())
+                    })
+                });
+            }
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(conversions, convert::request, convert::streams);
+criterion_main!(benches, conversions);
