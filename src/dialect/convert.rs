@@ -17,6 +17,9 @@ pub struct Converter {
     usage: Option<Usage>,
     /// The provider's terminal event (or in-band error) has been read.
     complete: bool,
+    /// What the end of a cut stream completed (an open block closed), for `fail` to send
+    /// before the error: dropped, the client would miss events its encoder counted as sent.
+    cut_tail: BytesMut,
 }
 
 impl Converter {
@@ -27,6 +30,7 @@ impl Converter {
             events: Vec::new(),
             usage: None,
             complete: false,
+            cut_tail: BytesMut::new(),
         }
     }
 
@@ -69,12 +73,15 @@ impl StreamTranslator for Converter {
                 self.encoder.finish(&mut out);
                 StreamEnd::Complete((!out.is_empty()).then(|| out.freeze()))
             }
-            Ended::Truncated => StreamEnd::Truncated,
+            Ended::Truncated => {
+                self.cut_tail = out;
+                StreamEnd::Truncated
+            }
         }
     }
 
     fn fail(&mut self, kind: ErrorKind, message: &str) -> Bytes {
-        let mut out = BytesMut::new();
+        let mut out = std::mem::take(&mut self.cut_tail);
         if let Some(b) = self.drain() {
             out.extend_from_slice(&b);
         }
@@ -160,5 +167,38 @@ mod tests {
             "{tail}"
         );
         assert!(tail.ends_with("data: [DONE]\n\n"));
+    }
+
+    #[test]
+    fn what_the_end_of_a_cut_stream_closes_goes_out_before_the_error() {
+        // A Gemini stream cut mid-text: only its end closes the open text block, and the
+        // Responses client must see that item done before `response.failed` lists it.
+        let mut c = Converter::new(
+            Box::new(crate::dialect::gemini::Decoder::new(1 << 20)),
+            Box::new(crate::dialect::responses::Encoder::new("m", 9)),
+        );
+        let chunk = "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"Hi\"}]},\"index\":0}],\"responseId\":\"r\"}\r\n\r\n";
+        let mut out = c.push(Bytes::from(chunk)).unwrap().unwrap().to_vec();
+        assert_eq!(c.finish(), StreamEnd::Truncated);
+        out.extend_from_slice(&c.fail(ErrorKind::BadUpstream, "cut"));
+        let out = String::from_utf8(out).unwrap();
+        let names: Vec<&str> = out
+            .split("\n\n")
+            .filter_map(|e| e.strip_prefix("event: ")?.split('\n').next())
+            .collect();
+        assert_eq!(
+            names[names.len() - 5..],
+            [
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "error",
+                "response.failed"
+            ]
+        );
+        for (i, n) in out.match_indices("\"sequence_number\":").enumerate() {
+            let rest = &out[n.0 + n.1.len()..];
+            assert!(rest.starts_with(&format!("{i}}}")), "sequence {i}: {out}");
+        }
     }
 }

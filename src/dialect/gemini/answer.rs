@@ -2,8 +2,8 @@
 //! dialects.md §1.D, §3.2, §3.3, §3.8).
 
 use super::parts::{
-    call_part, id_key, is_synthesized, media_part, read_part, synthesized_id, text_block,
-    text_part, tool_call, Part,
+    call_id_with_signature, call_part, id_key, is_synthesized, media_part, read_part,
+    split_call_id, synthesized_id, text_block, text_part, tool_call, Part,
 };
 use super::usage::{from_metadata, metadata};
 use crate::dialect::ir::{Answer, Block, Stop, ToolCall};
@@ -69,7 +69,12 @@ pub(crate) fn answer_blocks(
                 args,
                 signature,
             }) => {
-                let call = tool_call(id, name, args, signature, || synthesized_id(key, n));
+                let mut call = tool_call(id, name, args, signature, || synthesized_id(key, n));
+                // A client of another dialect sends back only the call's id: the signature
+                // rides on it, or Gemini refuses the call on the next turn (§3.4 rule 5, §5.7).
+                if let Some(s) = signature {
+                    call.id = call_id_with_signature(&call.id, s);
+                }
                 n += 1;
                 blocks.push(Block::ToolCall(call));
             }
@@ -120,9 +125,11 @@ pub(crate) fn call_args(arguments: &str) -> Option<Value> {
 }
 
 /// A tool call as a `functionCall` part for a Gemini client. The id is shown unless it is one
-/// of ours: Gemini clients echo a shown id back in their `functionResponse`.
+/// of ours: Gemini clients echo a shown id back in their `functionResponse`. A signature riding
+/// on the id goes on the part instead, where Gemini clients keep it.
 pub(crate) fn client_call_part(call: &ToolCall, args: Value) -> Value {
-    let id = (!is_synthesized(&call.id)).then_some(call.id.as_str());
+    let (id, _) = split_call_id(&call.id);
+    let id = (!is_synthesized(id)).then_some(id);
     call_part(call, id, args)
 }
 
@@ -229,13 +236,46 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(ids, ["call_r1x_0", "call_r1x_1"]);
+        // The signed call carries its signature in its id too, for clients that keep only ids.
+        assert_eq!(ids, ["call_r1x_0__thought__c2ln", "call_r1x_1"]);
         // Back to a Gemini client: our ids are not shown, the signature is where it was.
         assert_eq!(
             encoded(&a)["candidates"][0]["content"]["parts"],
             json!([{"text":"Let me check.","thought":true},{"text":"Let me check."},
                 {"functionCall":{"name":"get_weather","args":{"location":"Paris"}},"thoughtSignature":"c2ln"},
                 {"functionCall":{"name":"get_weather","args":{"location":"Rome"}}}])
+        );
+    }
+
+    #[test]
+    fn a_signature_comes_back_on_the_id_alone_through_a_client_of_another_dialect() {
+        let body = json!({"candidates":[{"content":{"role":"model","parts":[
+                {"functionCall":{"id":"fc-7","name":"get_weather","args":{"location":"Paris"}},
+                    "thoughtSignature":"Cv8+Ab/9zz=="}]},
+            "finishReason":"STOP","index":0}],"responseId":"r-1"});
+        let a = decode(body);
+        let Block::ToolCall(call) = &a.blocks[0] else {
+            panic!("{a:?}")
+        };
+        assert_eq!(call.id, "fc-7__thought__Cv8-Ab_9zz");
+        // A Gemini client sees Gemini's id, and the signature on its part.
+        assert_eq!(
+            encoded(&a)["candidates"][0]["content"]["parts"][0],
+            json!({"functionCall":{"id":"fc-7","name":"get_weather","args":{"location":"Paris"}},
+                "thoughtSignature":"Cv8+Ab/9zz=="})
+        );
+        // Another dialect's client keeps only the id: the next turn's call, rebuilt from it,
+        // goes back to Gemini signed as Gemini signed it.
+        let echoed = ToolCall {
+            id: call.id.clone(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+            extras: Extras::new(),
+        };
+        assert_eq!(
+            call_part(&echoed, None, json!({"location":"Paris"})),
+            json!({"functionCall":{"name":"get_weather","args":{"location":"Paris"}},
+                "thoughtSignature":"Cv8+Ab/9zz=="})
         );
     }
 

@@ -331,7 +331,8 @@ data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCa
             Event::BlockStart {
                 index: 2,
                 block: BlockKind::ToolCall {
-                    id: "call_r1_0".into(),
+                    // Signed: the signature rides on the id for clients that keep only ids.
+                    id: "call_r1_0__thought__c2ln".into(),
                     name: "get_weather".into(),
                     extras,
                 },

@@ -21,16 +21,49 @@ pub const MIME_TYPE: &str = "mimeType";
 pub const THOUGHT_SIGNATURE_SEPARATOR: &str = "__thought__";
 
 /// `id` with `signature` appended, for a client dialect that can only keep the id.
+///
+/// The signature goes in base64's URL alphabet without padding: an Anthropic client's ids must
+/// match `^[a-zA-Z0-9_-]+$`, and its codec would otherwise rewrite `+`, `/` and `=` and hand
+/// Gemini a corrupted signature on the next turn. [`id_signature`] restores it.
 pub fn call_id_with_signature(id: &str, signature: &str) -> String {
-    format!("{id}{THOUGHT_SIGNATURE_SEPARATOR}{signature}")
+    let safe: String = signature
+        .trim_end_matches('=')
+        .chars()
+        .map(|c| match c {
+            '+' => '-',
+            '/' => '_',
+            c => c,
+        })
+        .collect();
+    format!("{id}{THOUGHT_SIGNATURE_SEPARATOR}{safe}")
 }
 
-/// Splits a tool-call id into the id proper and the thought signature it carries, if any.
+/// Splits a tool-call id into the id proper and the thought signature it carries, if any, as
+/// the id spells it.
 pub fn split_call_id(id: &str) -> (&str, Option<&str>) {
     match id.split_once(THOUGHT_SIGNATURE_SEPARATOR) {
         Some((id, sig)) if !sig.is_empty() => (id, Some(sig)),
         _ => (id, None),
     }
+}
+
+/// The thought signature a tool-call id carries, in the standard base64 Gemini issued it in.
+/// Standard base64 has no `-` or `_`, so a signature appended by other means than
+/// [`call_id_with_signature`] comes back unchanged.
+pub(crate) fn id_signature(id: &str) -> Option<String> {
+    let mut sig: String = split_call_id(id)
+        .1?
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while sig.len() % 4 != 0 {
+        sig.push('=');
+    }
+    Some(sig)
 }
 
 /// An id for a call Gemini sent without one (reference §3.4 rules 2 and 3): the same call in
@@ -325,8 +358,10 @@ pub(crate) fn call_part(call: &ToolCall, id: Option<&str>, args: Value) -> Value
     fc.insert("args".into(), args);
     let mut part = Map::new();
     part.insert("functionCall".into(), Value::Object(fc));
-    let signature = extras_signature(&call.extras).or_else(|| split_call_id(&call.id).1);
-    with_signature(part, signature)
+    let signature = extras_signature(&call.extras)
+        .map(str::to_string)
+        .or_else(|| id_signature(&call.id));
+    with_signature(part, signature.as_deref())
 }
 
 /// An image or file as `inlineData` or `fileData`.
@@ -398,7 +433,22 @@ mod tests {
         let id = call_id_with_signature("call_1", "c2ln");
         assert_eq!(id, "call_1__thought__c2ln");
         assert_eq!(split_call_id(&id), ("call_1", Some("c2ln")));
+        assert_eq!(id_signature(&id).as_deref(), Some("c2ln"));
         assert_eq!(split_call_id("call_1"), ("call_1", None));
+        assert_eq!(id_signature("call_1"), None);
+        // Every byte of a real signature survives an id alphabet without `+`, `/` or `=`.
+        let sig = "Cv8+Ab/9zz==";
+        let id = call_id_with_signature("call_1", sig);
+        assert_eq!(id, "call_1__thought__Cv8-Ab_9zz");
+        assert!(id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        assert_eq!(id_signature(&id).as_deref(), Some(sig));
+        // A signature some other proxy appended as it was, standard base64, is kept as it is.
+        assert_eq!(
+            id_signature("call_1__thought__Cv8+Ab/9zz==").as_deref(),
+            Some(sig)
+        );
         assert_eq!(
             split_call_id("call_1__thought__"),
             ("call_1__thought__", None)

@@ -1,0 +1,1545 @@
+//! Every client dialect against every provider dialect, same-dialect pairs included, through
+//! the codecs alone: no servers (reference: dialects.md §6, §6.1, §6.2).
+//!
+//! For each pair:
+//! * the canonical requests T1 and T3 go client → IR → provider and must be exactly what the
+//!   provider's dialect wants;
+//! * a provider's text answer and tool-call answer go provider → IR → client and must be exactly
+//!   what the client's dialect wants, and the call must come back to the provider on the next
+//!   turn as the same call, whatever the client did to its id;
+//! * a provider's streams (text; text then a call; with usage) go through a [`Converter`] in
+//!   small pieces and must come out in the client's own grammar, ending in its terminal event,
+//!   and read back with the client's own decoder as what the provider said;
+//! * a cut provider stream, and one the provider ends with an error, must end in the client's
+//!   error form, never a clean finish.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use bytes::{Bytes, BytesMut};
+use serde_json::{json, Value};
+use tollgate::dialect::convert::Converter;
+use tollgate::dialect::errors::ErrorKind;
+use tollgate::dialect::ir::{Answer, Block, BlockKind, Delta, Event, Request, Stop};
+use tollgate::dialect::stream::{Ended, StreamDecoder, StreamEncoder, StreamEnd, StreamTranslator};
+use tollgate::dialect::usage::Usage;
+use tollgate::dialect::{anthropic, gemini, openai, responses, Dialect};
+
+use Dialect::{
+    AnthropicMessages as Anthropic, Gemini, OpenAiChat as Chat, OpenAiResponses as Resp,
+};
+
+const ALL: [Dialect; 4] = [Chat, Resp, Anthropic, Gemini];
+
+/// The model the client asks for, and the name the provider knows it by.
+const CLIENT_MODEL: &str = "m";
+const UP_MODEL: &str = "up-model";
+const CREATED: u64 = 1_700_000_000;
+const MAX_EVENT: usize = 1 << 20;
+
+/// Runs `check` for every (client, provider) pair, and fails with the list of pairs that failed
+/// (each one's own message is printed above it), so one broken pair hides no other.
+fn for_each_pair(check: impl Fn(Dialect, Dialect) + std::panic::RefUnwindSafe) {
+    let failed: Vec<String> = ALL
+        .into_iter()
+        .flat_map(|c| ALL.into_iter().map(move |p| (c, p)))
+        .filter(|&(c, p)| std::panic::catch_unwind(|| check(c, p)).is_err())
+        .map(|(c, p)| format!("{c} client ← {p} provider"))
+        .collect();
+    assert!(failed.is_empty(), "failing pairs:\n{}", failed.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The codecs, by dialect.
+// ---------------------------------------------------------------------------------------------
+
+fn decode_request(d: Dialect, body: &Value, stream: bool) -> Request {
+    let bytes = body.to_string();
+    let bytes = bytes.as_bytes();
+    let req = match d {
+        Chat => openai::decode_request(bytes),
+        Resp => responses::decode_request(bytes),
+        Anthropic => anthropic::decode_request(bytes),
+        // The model and the stream flag are in a Gemini request's URL.
+        Gemini => gemini::decode_request(bytes, &format!("models/{CLIENT_MODEL}"), stream),
+    };
+    req.unwrap_or_else(|e| panic!("{d} refused the request: {e:?}\n{body}"))
+}
+
+fn encode_request(d: Dialect, req: &Request) -> Value {
+    let bytes = match d {
+        Chat => openai::encode_request(req, UP_MODEL),
+        Resp => responses::encode_request(req, UP_MODEL),
+        Anthropic => anthropic::encode_request(req, UP_MODEL),
+        Gemini => gemini::encode_request(req, UP_MODEL),
+    };
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn decode_answer(d: Dialect, body: &Value) -> Answer {
+    let bytes = body.to_string();
+    let a = match d {
+        Chat => openai::decode_answer(bytes.as_bytes()),
+        Resp => responses::decode_answer(bytes.as_bytes()),
+        Anthropic => anthropic::decode_answer(bytes.as_bytes()),
+        Gemini => gemini::decode_answer(bytes.as_bytes()),
+    };
+    a.unwrap_or_else(|| panic!("{d} could not read its own answer\n{body}"))
+}
+
+/// The answer for a client that sent `req`, as the gateway writes it.
+fn encode_answer(d: Dialect, a: &Answer, req: &Request) -> Value {
+    let bytes = match d {
+        Chat => openai::encode_answer(a, CLIENT_MODEL, CREATED),
+        Resp => {
+            let tools = responses::ClientTools::from_request(req);
+            responses::encode_answer_for(a, CLIENT_MODEL, CREATED, &tools)
+        }
+        Anthropic => anthropic::encode_answer(a, CLIENT_MODEL, CREATED),
+        Gemini => gemini::encode_answer(a, CLIENT_MODEL, CREATED),
+    };
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn decoder(d: Dialect) -> Box<dyn StreamDecoder> {
+    match d {
+        Chat => Box::new(openai::Decoder::new(MAX_EVENT)),
+        Resp => Box::new(responses::Decoder::new(MAX_EVENT)),
+        Anthropic => Box::new(anthropic::Decoder::new(MAX_EVENT)),
+        Gemini => Box::new(gemini::Decoder::new(MAX_EVENT)),
+    }
+}
+
+/// The stream writer for a client that sent `req`, as the gateway builds it.
+fn encoder(d: Dialect, req: &Request) -> Box<dyn StreamEncoder> {
+    match d {
+        Chat => Box::new(openai::Encoder::new(
+            CLIENT_MODEL,
+            CREATED,
+            req.stream_usage,
+        )),
+        Resp => {
+            let tools = responses::ClientTools::from_request(req);
+            Box::new(responses::Encoder::new(CLIENT_MODEL, CREATED).with_tools(tools))
+        }
+        Anthropic => Box::new(anthropic::Encoder::new(CLIENT_MODEL)),
+        Gemini => Box::new(gemini::Encoder::new(CLIENT_MODEL, gemini::Framing::Sse)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client requests: T1 and T3 (reference §6, §6.1).
+// ---------------------------------------------------------------------------------------------
+
+fn schema() -> Value {
+    json!({"type":"object","properties":{"location":{"type":"string"}},"required":["location"]})
+}
+
+const RESULT: &str = r#"{"temp_c":18}"#;
+const ARGS: &str = r#"{"location":"Paris"}"#;
+/// The max tokens the Anthropic client's requests carry (Anthropic requires it).
+const CLIENT_MAX: u64 = 1024;
+
+/// T1: one user text. `stream` as the client says it (in the body, or for Gemini in the URL).
+fn t1(d: Dialect, stream: Stream) -> Value {
+    let mut body = match d {
+        Chat => json!({"model":CLIENT_MODEL,"messages":[{"role":"user","content":"Say hi."}]}),
+        Resp => json!({"model":CLIENT_MODEL,"input":"Say hi."}),
+        Anthropic => json!({"model":CLIENT_MODEL,"max_tokens":CLIENT_MAX,
+            "messages":[{"role":"user","content":"Say hi."}]}),
+        Gemini => json!({"contents":[{"role":"user","parts":[{"text":"Say hi."}]}]}),
+    };
+    if stream != Stream::No && d != Gemini {
+        body["stream"] = json!(true);
+    }
+    if stream == Stream::WithUsage && d == Chat {
+        body["stream_options"] = json!({"include_usage": true});
+    }
+    body
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    No,
+    Yes,
+    /// Chat's `stream_options.include_usage`; the same as `Yes` elsewhere.
+    WithUsage,
+}
+
+/// The assistant's tool call as a client sends it back in its history, and the id its result
+/// names (`None`: a Gemini call without one, matched by name).
+struct Echo {
+    assistant: Value,
+    id: Option<String>,
+}
+
+/// The call of §6.1, as each dialect's client has it.
+fn canonical_echo(d: Dialect) -> Echo {
+    let (assistant, id) = match d {
+        Chat => (
+            json!({"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+                "function":{"name":"get_weather","arguments":ARGS}}]}),
+            Some("call_1"),
+        ),
+        Resp => (
+            json!([{"type":"function_call","call_id":"call_1","name":"get_weather","arguments":ARGS}]),
+            Some("call_1"),
+        ),
+        Anthropic => (
+            json!({"role":"assistant","content":[{"type":"tool_use","id":"toolu_1",
+                "name":"get_weather","input":{"location":"Paris"}}]}),
+            Some("toolu_1"),
+        ),
+        Gemini => (
+            json!({"role":"model","parts":[{"functionCall":{"name":"get_weather",
+                "args":{"location":"Paris"}},"thoughtSignature":CLIENT_SIGNATURE}]}),
+            None,
+        ),
+    };
+    Echo {
+        assistant,
+        id: id.map(str::to_string),
+    }
+}
+
+/// The signature on the Gemini client's call in §6.1's T3.
+const CLIENT_SIGNATURE: &str = "c2lnLTE=";
+
+/// The call in a client's answer, as that client sends it back on the next turn: the answer's
+/// own message or items, unchanged.
+fn echo_of_answer(d: Dialect, answer: &Value) -> Echo {
+    match d {
+        Chat => {
+            let message = answer["choices"][0]["message"].clone();
+            let id = message["tool_calls"][0]["id"].as_str().map(str::to_string);
+            Echo {
+                assistant: message,
+                id,
+            }
+        }
+        Resp => {
+            let items = answer["output"].clone();
+            let id = items
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["type"] == "function_call")
+                .and_then(|i| i["call_id"].as_str())
+                .map(str::to_string);
+            Echo {
+                assistant: items,
+                id,
+            }
+        }
+        Anthropic => {
+            let content = answer["content"].clone();
+            let id = content
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|b| b["type"] == "tool_use")
+                .and_then(|b| b["id"].as_str())
+                .map(str::to_string);
+            Echo {
+                assistant: json!({"role":"assistant","content":content}),
+                id,
+            }
+        }
+        Gemini => {
+            let content = answer["candidates"][0]["content"].clone();
+            let id = content["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find_map(|p| p["functionCall"]["id"].as_str())
+                .map(str::to_string);
+            Echo {
+                assistant: content,
+                id,
+            }
+        }
+    }
+}
+
+/// T3, the second request of a tool round trip (§6.1), with `echo` as the assistant's call.
+fn t3(d: Dialect, echo: &Echo) -> Value {
+    let id = echo.id.as_deref();
+    match d {
+        Chat => json!({"model":CLIENT_MODEL,"messages":[
+            {"role":"system","content":"You are terse."},
+            {"role":"user","content":"Weather in Paris?"},
+            echo.assistant,
+            {"role":"tool","tool_call_id":id.unwrap(),"content":RESULT}],
+            "tools":[{"type":"function","function":{"name":"get_weather","parameters":schema()}}]}),
+        Resp => {
+            let mut input = vec![json!({"role":"user","content":"Weather in Paris?"})];
+            input.extend(echo.assistant.as_array().unwrap().iter().cloned());
+            input
+                .push(json!({"type":"function_call_output","call_id":id.unwrap(),"output":RESULT}));
+            json!({"model":CLIENT_MODEL,"instructions":"You are terse.","input":input,
+                "tools":[{"type":"function","name":"get_weather","parameters":schema(),"strict":false}]})
+        }
+        Anthropic => json!({"model":CLIENT_MODEL,"max_tokens":CLIENT_MAX,"system":"You are terse.",
+            "messages":[
+                {"role":"user","content":"Weather in Paris?"},
+                echo.assistant,
+                {"role":"user","content":[{"type":"tool_result","tool_use_id":id.unwrap(),"content":RESULT}]}],
+            "tools":[{"name":"get_weather","input_schema":schema()}]}),
+        Gemini => {
+            let mut response = json!({"name":"get_weather","response":{"temp_c":18}});
+            if let Some(id) = id {
+                response["id"] = json!(id);
+            }
+            json!({"systemInstruction":{"parts":[{"text":"You are terse."}]},"contents":[
+                {"role":"user","parts":[{"text":"Weather in Paris?"}]},
+                echo.assistant,
+                {"role":"user","parts":[{"functionResponse":response}]}],
+                "tools":[{"functionDeclarations":[{"name":"get_weather","parametersJsonSchema":schema()}]}]})
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What each provider must receive (§1, §3.5, §3.7, §3.10).
+// ---------------------------------------------------------------------------------------------
+
+/// The output limit the provider gets: the Anthropic client's, else none, except that an
+/// Anthropic provider requires one and gets the codec's default.
+fn with_max_tokens(p: Dialect, client: Dialect, mut body: Value) -> Value {
+    let max = (client == Anthropic).then_some(CLIENT_MAX);
+    match (p, max) {
+        (Chat, Some(n)) => body["max_completion_tokens"] = json!(n),
+        (Resp, Some(n)) => body["max_output_tokens"] = json!(n),
+        (Anthropic, n) => body["max_tokens"] = json!(n.unwrap_or(anthropic::DEFAULT_MAX_TOKENS)),
+        (Gemini, Some(n)) => body["generationConfig"] = json!({"maxOutputTokens": n}),
+        (_, None) => {}
+    }
+    body
+}
+
+fn expected_t1(p: Dialect, client: Dialect, stream: bool) -> Value {
+    let mut body = match p {
+        Chat => json!({"model":UP_MODEL,"messages":[{"role":"user","content":"Say hi."}]}),
+        Resp => {
+            json!({"model":UP_MODEL,"input":[{"role":"user","content":"Say hi."}],"store":false})
+        }
+        Anthropic => json!({"model":UP_MODEL,"messages":[{"role":"user","content":"Say hi."}]}),
+        Gemini => json!({"contents":[{"role":"user","parts":[{"text":"Say hi."}]}]}),
+    };
+    if stream {
+        match p {
+            // Usage is always asked of a Chat provider, whatever the client asked (§0 rule 3).
+            Chat => {
+                body["stream"] = json!(true);
+                body["stream_options"] = json!({"include_usage": true});
+            }
+            Resp | Anthropic => body["stream"] = json!(true),
+            // In the URL.
+            Gemini => {}
+        }
+    }
+    with_max_tokens(p, client, body)
+}
+
+/// T3 as provider `p` must receive it from a client of `client`: the call named `id` (a Gemini
+/// provider is shown no id it did not issue), carrying `signature` back to a Gemini provider.
+fn expected_t3(p: Dialect, client: Dialect, id: &str, signature: Option<&str>) -> Value {
+    let body = match p {
+        Chat => json!({"model":UP_MODEL,"messages":[
+            {"role":"system","content":"You are terse."},
+            {"role":"user","content":"Weather in Paris?"},
+            {"role":"assistant","content":null,"tool_calls":[{"id":id,"type":"function",
+                "function":{"name":"get_weather","arguments":ARGS}}]},
+            {"role":"tool","tool_call_id":id,"content":RESULT}],
+            "tools":[{"type":"function","function":{"name":"get_weather","parameters":schema()}}]}),
+        Resp => json!({"model":UP_MODEL,"instructions":"You are terse.","input":[
+            {"role":"user","content":"Weather in Paris?"},
+            {"type":"function_call","call_id":id,"name":"get_weather","arguments":ARGS},
+            {"type":"function_call_output","call_id":id,"output":RESULT}],
+            "tools":[{"type":"function","name":"get_weather","parameters":schema(),"strict":false}],
+            "store":false}),
+        Anthropic => json!({"model":UP_MODEL,"system":"You are terse.","messages":[
+            {"role":"user","content":"Weather in Paris?"},
+            {"role":"assistant","content":[{"type":"tool_use","id":id,"name":"get_weather",
+                "input":{"location":"Paris"}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":id,"content":RESULT}]}],
+            "tools":[{"name":"get_weather","input_schema":schema()}]}),
+        Gemini => {
+            let mut call =
+                json!({"functionCall":{"name":"get_weather","args":{"location":"Paris"}}});
+            if let Some(s) = signature {
+                call["thoughtSignature"] = json!(s);
+            }
+            json!({"systemInstruction":{"parts":[{"text":"You are terse."}]},"contents":[
+                {"role":"user","parts":[{"text":"Weather in Paris?"}]},
+                {"role":"model","parts":[call]},
+                {"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"temp_c":18}}}]}],
+                "tools":[{"functionDeclarations":[{"name":"get_weather","parametersJsonSchema":schema()}]}]})
+        }
+    };
+    with_max_tokens(p, client, body)
+}
+
+fn assert_json(got: &Value, want: &Value, what: &str) {
+    assert!(
+        got == want,
+        "{what}\n got: {}\nwant: {}",
+        serde_json::to_string_pretty(got).unwrap(),
+        serde_json::to_string_pretty(want).unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provider answers (§1) and what the client must get (§3.2, §3.3, §5.13).
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// T1's answer: text.
+    Text,
+    /// T3's first answer: a call of get_weather.
+    Tool,
+}
+
+/// The usage every provider's answer reports, each in its own words: the same counts. The
+/// text answer reasoned (Gemini counts that apart, §3.3); the tool answer read from the cache.
+fn usage(kind: Kind) -> Usage {
+    match kind {
+        Kind::Text => Usage {
+            input_total: 12,
+            output_total: 5,
+            output_reasoning: 2,
+            ..Usage::default()
+        },
+        Kind::Tool => Usage {
+            input_total: 20,
+            input_cache_read: 8,
+            output_total: 7,
+            ..Usage::default()
+        },
+    }
+}
+
+/// The signature a Gemini provider puts on its call (Gemini 3 signs the first call of a step),
+/// with the base64 characters an Anthropic id may not hold.
+const PROVIDER_SIGNATURE: &str = "Cv8+Ab/9zz==";
+
+/// The id of the call in each provider's tool answer, as clients see it: the provider's own; a
+/// Gemini call has none, so the codec names it from the `responseId` ("P-1") and its position,
+/// and its signature rides on the id for clients that have nowhere else to keep it (§3.4 rule 5).
+fn provider_call_id(p: Dialect) -> &'static str {
+    match p {
+        Chat | Resp => "call_P",
+        Anthropic => "toolu_P",
+        Gemini => "call_P1_0__thought__Cv8-Ab_9zz",
+    }
+}
+
+fn provider_answer(p: Dialect, kind: Kind) -> Value {
+    let tool = kind == Kind::Tool;
+    match p {
+        Chat => {
+            let message = if tool {
+                json!({"role":"assistant","content":null,"refusal":null,"tool_calls":[{"id":"call_P",
+                    "type":"function","function":{"name":"get_weather","arguments":ARGS}}]})
+            } else {
+                json!({"role":"assistant","content":"Hi there!","refusal":null})
+            };
+            json!({"id":"chatcmpl-P","object":"chat.completion","created":1,"model":UP_MODEL,
+                "choices":[{"index":0,"message":message,"logprobs":null,
+                    "finish_reason":if tool {"tool_calls"} else {"stop"}}],
+                "usage":chat_usage(&usage(kind))})
+        }
+        Resp => {
+            let item = if tool {
+                json!({"id":"fc_P","type":"function_call","status":"completed","arguments":ARGS,
+                    "call_id":"call_P","name":"get_weather"})
+            } else {
+                json!({"id":"msg_P","type":"message","status":"completed","role":"assistant",
+                    "content":[{"type":"output_text","annotations":[],"text":"Hi there!"}]})
+            };
+            json!({"id":"resp_P","object":"response","created_at":1,"status":"completed",
+                "model":UP_MODEL,"output":[item],"usage":responses_usage(&usage(kind))})
+        }
+        Anthropic => {
+            let (content, reason) = if tool {
+                (
+                    json!([{"type":"tool_use","id":"toolu_P","name":"get_weather","input":{"location":"Paris"}}]),
+                    "tool_use",
+                )
+            } else {
+                (json!([{"type":"text","text":"Hi there!"}]), "end_turn")
+            };
+            json!({"id":"msg_P","type":"message","role":"assistant","model":UP_MODEL,
+                "content":content,"stop_reason":reason,"stop_sequence":null,
+                "usage":anthropic_usage(&usage(kind), true)})
+        }
+        Gemini => {
+            let part = if tool {
+                json!({"functionCall":{"name":"get_weather","args":{"location":"Paris"}},
+                    "thoughtSignature":PROVIDER_SIGNATURE})
+            } else {
+                json!({"text":"Hi there!"})
+            };
+            json!({"candidates":[{"content":{"role":"model","parts":[part]},"finishReason":"STOP",
+                "index":0}],"usageMetadata":gemini_usage(&usage(kind), true),"modelVersion":UP_MODEL,
+                "responseId":"P-1"})
+        }
+    }
+}
+
+/// Each dialect's usage object for `u` (§1, §3.3).
+fn chat_usage(u: &Usage) -> Value {
+    json!({"prompt_tokens":u.input_total,"completion_tokens":u.output_total,
+        "total_tokens":u.input_total + u.output_total,
+        "prompt_tokens_details":{"cached_tokens":u.input_cache_read},
+        "completion_tokens_details":{"reasoning_tokens":u.output_reasoning}})
+}
+
+fn responses_usage(u: &Usage) -> Value {
+    json!({"input_tokens":u.input_total,"input_tokens_details":{"cached_tokens":u.input_cache_read},
+        "output_tokens":u.output_total,"output_tokens_details":{"reasoning_tokens":u.output_reasoning},
+        "total_tokens":u.input_total + u.output_total})
+}
+
+/// Anthropic's: the input without the cache; thinking tokens only in the newer field a
+/// provider may send (`thinking`), which clients are not written.
+fn anthropic_usage(u: &Usage, thinking: bool) -> Value {
+    let mut v = json!({"input_tokens":u.input_total - u.input_cache_read - u.input_cache_write,
+        "cache_creation_input_tokens":u.input_cache_write,
+        "cache_read_input_tokens":u.input_cache_read,"output_tokens":u.output_total});
+    if thinking && u.output_reasoning > 0 {
+        v["output_tokens_details"] = json!({"thinking_tokens": u.output_reasoning});
+    }
+    v
+}
+
+/// Gemini's `usageMetadata`: the whole snapshot, or (`done` false) an early one that only
+/// knows the prompt. Candidates leave the thoughts out.
+fn gemini_usage(u: &Usage, done: bool) -> Value {
+    let mut m = json!({"promptTokenCount":u.input_total,"totalTokenCount":u.input_total});
+    if done {
+        m["candidatesTokenCount"] = json!(u.output_total - u.output_reasoning);
+        m["totalTokenCount"] = json!(u.input_total + u.output_total);
+        if u.output_reasoning > 0 {
+            m["thoughtsTokenCount"] = json!(u.output_reasoning);
+        }
+    }
+    if u.input_cache_read > 0 {
+        m["cachedContentTokenCount"] = json!(u.input_cache_read);
+    }
+    m
+}
+
+/// What a client's dialect can say of `u`: Anthropic's usage has no reasoning count.
+fn seen_by(c: Dialect, u: Usage) -> Usage {
+    match c {
+        Anthropic => Usage {
+            output_reasoning: 0,
+            ..u
+        },
+        _ => u,
+    }
+}
+
+/// The answer a client must get, exactly; `actual` only lends the envelope's id, whose prefix
+/// is checked (each dialect's clients expect their own: `chatcmpl-`, `resp_`, `msg_`).
+fn expected_answer(c: Dialect, p: Dialect, kind: Kind, actual: &Value) -> Value {
+    let tool = kind == Kind::Tool;
+    let u = usage(kind);
+    let call_id = provider_call_id(p);
+    match c {
+        Chat => {
+            let id = actual["id"].as_str().unwrap();
+            assert!(id.starts_with("chatcmpl-"), "{id}");
+            let message = if tool {
+                json!({"role":"assistant","content":null,"refusal":null,"tool_calls":[{"id":call_id,
+                    "type":"function","function":{"name":"get_weather","arguments":ARGS}}]})
+            } else {
+                json!({"role":"assistant","content":"Hi there!","refusal":null})
+            };
+            json!({"id":id,"object":"chat.completion","created":CREATED,"model":CLIENT_MODEL,
+                "choices":[{"index":0,"message":message,"logprobs":null,
+                    "finish_reason":if tool {"tool_calls"} else {"stop"}}],
+                "usage":chat_usage(&u)})
+        }
+        Resp => {
+            let id = actual["id"].as_str().unwrap();
+            assert!(id.starts_with("resp_"), "{id}");
+            let item = if tool {
+                json!({"id":format!("fc_{call_id}"),"type":"function_call","status":"completed",
+                    "arguments":ARGS,"call_id":call_id,"name":"get_weather"})
+            } else {
+                let msg_id = actual["output"][0]["id"].as_str().unwrap();
+                assert!(msg_id.starts_with("msg_"), "{msg_id}");
+                json!({"id":msg_id,"type":"message","status":"completed","role":"assistant",
+                    "content":[{"type":"output_text","annotations":[],"text":"Hi there!"}]})
+            };
+            // The envelope's echoed settings are the codec's defaults; what clients act on is
+            // checked exactly, the rest must merely be there.
+            let mut want = actual.clone();
+            for (k, v) in [
+                ("id", json!(id)),
+                ("object", json!("response")),
+                ("created_at", json!(CREATED)),
+                ("status", json!("completed")),
+                ("error", Value::Null),
+                ("incomplete_details", Value::Null),
+                ("model", json!(CLIENT_MODEL)),
+                ("output", json!([item])),
+                ("usage", responses_usage(&u)),
+            ] {
+                want[k] = v;
+            }
+            want
+        }
+        Anthropic => {
+            let id = actual["id"].as_str().unwrap();
+            assert!(id.starts_with("msg_"), "{id}");
+            let content = if tool {
+                json!([{"type":"tool_use","id":call_id,"name":"get_weather","input":{"location":"Paris"}}])
+            } else {
+                json!([{"type":"text","text":"Hi there!"}])
+            };
+            json!({"id":id,"type":"message","role":"assistant","model":CLIENT_MODEL,
+                "content":content,"stop_reason":if tool {"tool_use"} else {"end_turn"},
+                "stop_sequence":null,"usage":anthropic_usage(&u, false)})
+        }
+        Gemini => {
+            let part = if tool {
+                let mut call = json!({"name":"get_weather","args":{"location":"Paris"}});
+                // A Gemini client is never shown an id the codec made up: it would echo it.
+                if p != Gemini {
+                    call["id"] = json!(call_id);
+                }
+                let mut part = json!({"functionCall": call});
+                if p == Gemini {
+                    part["thoughtSignature"] = json!(PROVIDER_SIGNATURE);
+                }
+                part
+            } else {
+                json!({"text":"Hi there!"})
+            };
+            let mut want = json!({"candidates":[{"content":{"role":"model","parts":[part]},
+                "finishReason":"STOP","index":0}],"usageMetadata":gemini_usage(&u, true),
+                "modelVersion":CLIENT_MODEL});
+            want["responseId"] = actual["responseId"].clone();
+            assert!(actual["responseId"].is_string(), "{actual}");
+            want
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provider streams, in each dialect's exact grammar (§2).
+// ---------------------------------------------------------------------------------------------
+
+/// A provider's stream as its events' bytes, and where its terminal part starts: cutting there
+/// leaves a stream that never said it was finished.
+struct Transcript {
+    events: Vec<String>,
+    terminal: usize,
+}
+
+impl Transcript {
+    fn whole(&self) -> String {
+        self.events.concat()
+    }
+
+    /// Everything before the terminal part, then the provider's in-band error in its place.
+    fn failed(&self, p: Dialect) -> String {
+        let error = match p {
+            Chat => data(
+                &json!({"error":{"message":OVERLOADED,"type":"server_error","param":null,"code":null}}),
+            ),
+            Resp => named(
+                &json!({"type":"response.failed","sequence_number":self.terminal,
+                "response":{"id":"resp_P","object":"response","status":"failed","model":UP_MODEL,
+                    "output":[],"usage":null,"error":{"code":"server_error","message":OVERLOADED}}}),
+            ),
+            Anthropic => named(
+                &json!({"type":"error","error":{"type":"overloaded_error","message":OVERLOADED}}),
+            ),
+            Gemini => format!(
+                "data: {}\r\n\r\n",
+                json!({"error":{"code":503,"message":OVERLOADED,"status":"UNAVAILABLE"}})
+            ),
+        };
+        format!("{}{error}", self.events[..self.terminal].concat())
+    }
+
+    /// Everything before the terminal part, and half of its first event: the connection
+    /// dropped in the middle of it.
+    fn cut(&self) -> String {
+        let next = &self.events[self.terminal];
+        let mut half = next.len() / 2;
+        while !next.is_char_boundary(half) {
+            half -= 1;
+        }
+        format!("{}{}", self.events[..self.terminal].concat(), &next[..half])
+    }
+}
+
+/// The message of a provider's in-band error.
+const OVERLOADED: &str = "The model is overloaded.";
+
+fn data(v: &Value) -> String {
+    format!("data: {v}\n\n")
+}
+
+/// An event in Responses' or Anthropic's framing: the name repeats the JSON `type`.
+fn named(v: &Value) -> String {
+    format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap())
+}
+
+/// The argument fragments a provider streams a call in, cut mid-token.
+const ARG_FRAGMENTS: [&str; 3] = [r#"{"loca"#, r#"tion":"Par"#, r#"is"}"#];
+
+/// What a streamed turn says in text: the answer, or before its call what providers say while
+/// they call (T5: a text block, then a tool block).
+fn streamed_text(kind: Kind) -> [&'static str; 2] {
+    match kind {
+        Kind::Text => ["Hi ", "there!"],
+        Kind::Tool => ["Let me ", "check."],
+    }
+}
+
+fn provider_stream(p: Dialect, kind: Kind) -> Transcript {
+    let tool = kind == Kind::Tool;
+    match p {
+        Chat => {
+            let chunk = |delta: Value, finish: Value| {
+                data(
+                    &json!({"id":"chatcmpl-P","object":"chat.completion.chunk","created":1,
+                    "model":UP_MODEL,"choices":[{"index":0,"delta":delta,"logprobs":null,
+                    "finish_reason":finish}],"usage":null}),
+                )
+            };
+            let mut events = vec![chunk(
+                json!({"role":"assistant","content":"","refusal":null}),
+                Value::Null,
+            )];
+            for t in streamed_text(kind) {
+                events.push(chunk(json!({ "content": t }), Value::Null));
+            }
+            if tool {
+                events.push(chunk(
+                    json!({"tool_calls":[{"index":0,"id":"call_P","type":"function",
+                        "function":{"name":"get_weather","arguments":""}}]}),
+                    Value::Null,
+                ));
+                for f in ARG_FRAGMENTS {
+                    events.push(chunk(
+                        json!({"tool_calls":[{"index":0,"function":{"arguments":f}}]}),
+                        Value::Null,
+                    ));
+                }
+            }
+            let terminal = events.len();
+            events.push(chunk(
+                json!({}),
+                json!(if tool { "tool_calls" } else { "stop" }),
+            ));
+            events.push(data(
+                &json!({"id":"chatcmpl-P","object":"chat.completion.chunk",
+                "created":1,"model":UP_MODEL,"choices":[],"usage":chat_usage(&usage(kind))}),
+            ));
+            events.push("data: [DONE]\n\n".to_string());
+            Transcript { events, terminal }
+        }
+        Resp => {
+            let response = |status: &str, output: Value, usage: Value| {
+                json!({"id":"resp_P","object":"response","created_at":1,"status":status,
+                    "model":UP_MODEL,"output":output,"usage":usage})
+            };
+            let mut seq = 0;
+            let mut events = Vec::new();
+            let mut push = |mut v: Value| {
+                v["sequence_number"] = json!(seq);
+                seq += 1;
+                events.push(named(&v));
+            };
+            push(
+                json!({"type":"response.created","response":response("in_progress",json!([]),Value::Null)}),
+            );
+            push(
+                json!({"type":"response.in_progress","response":response("in_progress",json!([]),Value::Null)}),
+            );
+            let [a, b] = streamed_text(kind);
+            let text = format!("{a}{b}");
+            let at = json!({"item_id":"msg_P","output_index":0,"content_index":0});
+            let with = |extra: Value| {
+                let mut v = at.clone();
+                v.as_object_mut()
+                    .unwrap()
+                    .extend(extra.as_object().unwrap().clone());
+                v
+            };
+            push(
+                json!({"type":"response.output_item.added","output_index":0,"item":{"id":"msg_P",
+                "type":"message","status":"in_progress","role":"assistant","content":[]}}),
+            );
+            push(with(json!({"type":"response.content_part.added",
+                "part":{"type":"output_text","annotations":[],"text":""}})));
+            push(with(
+                json!({"type":"response.output_text.delta","delta":a,"logprobs":[]}),
+            ));
+            push(with(
+                json!({"type":"response.output_text.delta","delta":b,"logprobs":[]}),
+            ));
+            push(with(
+                json!({"type":"response.output_text.done","text":text,"logprobs":[]}),
+            ));
+            push(with(json!({"type":"response.content_part.done",
+                "part":{"type":"output_text","annotations":[],"text":text}})));
+            let message = json!({"id":"msg_P","type":"message","status":"completed","role":"assistant",
+                "content":[{"type":"output_text","annotations":[],"text":text}]});
+            push(json!({"type":"response.output_item.done","output_index":0,"item":message}));
+            let mut output = vec![message];
+            if tool {
+                let added = json!({"id":"fc_P","type":"function_call","status":"in_progress",
+                    "arguments":"","call_id":"call_P","name":"get_weather"});
+                push(json!({"type":"response.output_item.added","output_index":1,"item":added}));
+                for f in ARG_FRAGMENTS {
+                    push(
+                        json!({"type":"response.function_call_arguments.delta","item_id":"fc_P",
+                        "output_index":1,"delta":f}),
+                    );
+                }
+                push(
+                    json!({"type":"response.function_call_arguments.done","item_id":"fc_P",
+                    "output_index":1,"name":"get_weather","arguments":ARGS}),
+                );
+                let call = json!({"id":"fc_P","type":"function_call","status":"completed",
+                    "arguments":ARGS,"call_id":"call_P","name":"get_weather"});
+                push(json!({"type":"response.output_item.done","output_index":1,"item":call}));
+                output.push(call);
+            }
+            push(json!({"type":"response.completed",
+                "response":response("completed",json!(output),responses_usage(&usage(kind)))}));
+            let terminal = events.len() - 1;
+            Transcript { events, terminal }
+        }
+        Anthropic => {
+            let u = usage(kind);
+            let mut events = vec![
+                named(
+                    &json!({"type":"message_start","message":{"id":"msg_P","type":"message",
+                    "role":"assistant","model":UP_MODEL,"content":[],"stop_reason":null,
+                    "stop_sequence":null,"usage":{"input_tokens":u.input_total - u.input_cache_read,
+                    "cache_creation_input_tokens":0,"cache_read_input_tokens":u.input_cache_read,
+                    "output_tokens":1}}}),
+                ),
+                named(&json!({"type":"ping"})),
+            ];
+            let delta = |index: u64, d: Value| {
+                named(&json!({"type":"content_block_delta","index":index,"delta":d}))
+            };
+            events.push(named(&json!({"type":"content_block_start","index":0,
+                "content_block":{"type":"text","text":""}})));
+            for t in streamed_text(kind) {
+                events.push(delta(0, json!({"type":"text_delta","text":t})));
+            }
+            events.push(named(&json!({"type":"content_block_stop","index":0})));
+            if tool {
+                events.push(named(&json!({"type":"content_block_start","index":1,
+                    "content_block":{"type":"tool_use","id":"toolu_P","name":"get_weather","input":{}}})));
+                events.push(delta(
+                    1,
+                    json!({"type":"input_json_delta","partial_json":""}),
+                ));
+                for f in ARG_FRAGMENTS {
+                    events.push(delta(
+                        1,
+                        json!({"type":"input_json_delta","partial_json":f}),
+                    ));
+                }
+                events.push(named(&json!({"type":"content_block_stop","index":1})));
+            }
+            events.push(named(
+                &json!({"type":"message_delta","delta":{"stop_reason":
+                if tool {"tool_use"} else {"end_turn"},"stop_sequence":null},
+                "usage":anthropic_usage(&u, true)}),
+            ));
+            let terminal = events.len();
+            events.push(named(&json!({"type":"message_stop"})));
+            Transcript { events, terminal }
+        }
+        Gemini => {
+            // Gemini writes CRLF line endings.
+            let chunk = |parts: Value, finish: Option<&str>, done: bool| {
+                let mut candidate = json!({"content":{"role":"model","parts":parts},"index":0});
+                if let Some(f) = finish {
+                    candidate["finishReason"] = json!(f);
+                }
+                format!(
+                    "data: {}\r\n\r\n",
+                    json!({"candidates":[candidate],"usageMetadata":gemini_usage(&usage(kind), done),
+                        "modelVersion":UP_MODEL,"responseId":"P-1"})
+                )
+            };
+            let [a, b] = streamed_text(kind);
+            let mut events = vec![chunk(json!([{ "text": a }]), None, false)];
+            if tool {
+                events.push(chunk(json!([{ "text": b }]), None, false));
+                events.push(chunk(
+                    json!([{"functionCall":{"name":"get_weather","args":{"location":"Paris"}},
+                        "thoughtSignature":PROVIDER_SIGNATURE}]),
+                    None,
+                    false,
+                ));
+            }
+            // The finishing chunk is the terminal event; a call's turn says nothing more in it.
+            let terminal = events.len();
+            let last = if tool { "" } else { b };
+            events.push(chunk(json!([{ "text": last }]), Some("STOP"), true));
+            Transcript { events, terminal }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a stream back: the IR events, summed up, and each client dialect's grammar.
+// ---------------------------------------------------------------------------------------------
+
+/// What a stream said, in IR terms.
+#[derive(Debug, Clone, PartialEq)]
+struct Said {
+    model: String,
+    text: String,
+    /// Each call's id, name, and arguments (parsed: the JSON's spelling may differ).
+    calls: Vec<(String, String, Value)>,
+    usage: Option<Usage>,
+    stop: Option<Stop>,
+    error: Option<ErrorKind>,
+}
+
+/// Reads a stream whole with `d`'s own decoder, in pieces of `piece` bytes, checking the
+/// events' invariants on the way (`Start` first, one block open at a time, indices counting up).
+fn read_stream(d: Dialect, bytes: &[u8], piece: usize) -> (Said, Ended) {
+    let mut dec = decoder(d);
+    let mut events = Vec::new();
+    for chunk in bytes.chunks(piece) {
+        dec.push(Bytes::copy_from_slice(chunk), &mut events)
+            .unwrap_or_else(|e| panic!("{d} decoder refused the stream: {e:?}"));
+    }
+    let ended = dec.finish(&mut events);
+    (summarise(d, &events), ended)
+}
+
+fn summarise(d: Dialect, events: &[Event]) -> Said {
+    let mut said = Said {
+        model: String::new(),
+        text: String::new(),
+        calls: Vec::new(),
+        usage: None,
+        stop: None,
+        error: None,
+    };
+    let mut args: Vec<String> = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut next = 0;
+    assert!(
+        matches!(events.first(), Some(Event::Start { .. })),
+        "{d}: {events:?}"
+    );
+    for (i, e) in events.iter().enumerate() {
+        assert!(
+            said.stop.is_none() && said.error.is_none(),
+            "{d}: {e:?} after the end"
+        );
+        match e {
+            Event::Start { model, .. } => {
+                assert_eq!(i, 0, "{d}: a second Start");
+                said.model = model.clone();
+            }
+            Event::BlockStart { index, block } => {
+                assert_eq!((open, *index), (None, next), "{d}: {events:?}");
+                open = Some(*index);
+                next += 1;
+                if let BlockKind::ToolCall { id, name, .. } = block {
+                    said.calls.push((id.clone(), name.clone(), Value::Null));
+                    args.push(String::new());
+                }
+            }
+            Event::Delta { index, delta } => {
+                assert_eq!(open, Some(*index), "{d}: a delta outside its block");
+                match delta {
+                    Delta::Text(t) => said.text.push_str(t),
+                    Delta::ToolArguments(a) => args.last_mut().unwrap().push_str(a),
+                    Delta::Thinking(_) | Delta::Signature(_) => {}
+                }
+            }
+            Event::BlockStop { index } => {
+                assert_eq!(open, Some(*index), "{d}: {events:?}");
+                open = None;
+            }
+            Event::Usage(u) => said.usage = Some(*u),
+            Event::Stop(s) => {
+                assert_eq!(open, None, "{d}: Stop with a block open");
+                said.stop = Some(s.clone());
+            }
+            Event::Error { kind, .. } => said.error = Some(*kind),
+        }
+    }
+    for (call, a) in said.calls.iter_mut().zip(args) {
+        call.2 = serde_json::from_str(&a).unwrap_or_else(|_| panic!("{d}: arguments {a:?}"));
+    }
+    said
+}
+
+/// The SSE events of a stream: (name, data).
+fn sse(stream: &str) -> Vec<(Option<String>, String)> {
+    let stream = stream.replace("\r\n", "\n");
+    stream
+        .split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let mut name = None;
+            let mut data = Vec::new();
+            for line in e.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = Some(n.to_string());
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push(d);
+                } else {
+                    panic!("not an SSE line: {line:?}");
+                }
+            }
+            (name, data.join("\n"))
+        })
+        .collect()
+}
+
+/// How the client's stream must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Clean,
+    Failed,
+}
+
+/// Checks a client stream against its dialect's grammar (§2, §6.2), beyond what its decoder
+/// tolerates.
+fn check_grammar(c: Dialect, stream: &str, end: End, include_usage: bool) {
+    match c {
+        Chat => check_chat(stream, end, include_usage),
+        Resp => check_responses(stream, end),
+        Anthropic => check_anthropic(stream, end),
+        Gemini => check_gemini(stream, end),
+    }
+}
+
+fn check_chat(stream: &str, end: End, include_usage: bool) {
+    let events = sse(stream);
+    assert!(
+        events.iter().all(|(n, _)| n.is_none()),
+        "Chat has no event names"
+    );
+    assert_eq!(events.last().unwrap().1, "[DONE]", "{stream}");
+    assert_eq!(events.iter().filter(|(_, d)| d == "[DONE]").count(), 1);
+    let chunks: Vec<Value> = events[..events.len() - 1]
+        .iter()
+        .map(|(_, d)| serde_json::from_str(d).unwrap())
+        .collect();
+    let (body, error) = match end {
+        End::Clean => (&chunks[..], None),
+        End::Failed => {
+            let (last, body) = chunks.split_last().unwrap();
+            (body, Some(last))
+        }
+    };
+    assert_eq!(body[0]["choices"][0]["delta"]["role"], "assistant");
+    let id = &body[0]["id"];
+    for c in body {
+        assert_eq!(c["object"], "chat.completion.chunk", "{c}");
+        assert_eq!(
+            (&c["id"], &c["model"], &c["created"]),
+            (id, &json!(CLIENT_MODEL), &json!(CREATED)),
+            "{c}"
+        );
+        assert_eq!(c.get("usage").is_some(), include_usage, "{c}");
+    }
+    let finishes = body
+        .iter()
+        .filter(|c| !c["choices"][0]["finish_reason"].is_null())
+        .count();
+    match error {
+        None => {
+            assert_eq!(finishes, 1, "{stream}");
+            if include_usage {
+                let last = body.last().unwrap();
+                assert_eq!(last["choices"], json!([]), "the usage chunk is last");
+                assert!(last["usage"].is_object());
+            }
+        }
+        Some(e) => {
+            assert_eq!(
+                finishes, 0,
+                "a failed stream must not finish cleanly: {stream}"
+            );
+            let keys: Vec<&String> = e["error"].as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["message", "type", "param", "code"], "{e}");
+        }
+    }
+}
+
+fn check_responses(stream: &str, end: End) {
+    let events = sse(stream);
+    let mut added: Vec<Value> = Vec::new();
+    let mut done: Vec<Value> = Vec::new();
+    for (i, (name, data)) in events.iter().enumerate() {
+        let v: Value = serde_json::from_str(data).unwrap();
+        assert_eq!(name.as_deref(), v["type"].as_str(), "{data}");
+        assert_eq!(v["sequence_number"], json!(i), "{data}");
+        match v["type"].as_str().unwrap() {
+            "response.output_item.added" => {
+                assert_eq!(v["output_index"], json!(added.len()), "{data}");
+                assert_eq!(added.len(), done.len(), "one item at a time: {data}");
+                added.push(v["item"].clone());
+            }
+            "response.output_item.done" => {
+                assert_eq!(v["output_index"], json!(done.len()), "{data}");
+                assert_eq!(v["item"]["id"], added[done.len()]["id"], "{data}");
+                done.push(v["item"].clone());
+            }
+            t if t.contains(".delta")
+                || t.ends_with(".done") && t != "response.output_item.done" =>
+            {
+                let open = added.get(done.len()).expect("an event outside any item");
+                assert_eq!(v["item_id"], open["id"], "{data}");
+                assert_eq!(v["output_index"], json!(done.len()), "{data}");
+            }
+            _ => {}
+        }
+    }
+    let first: Vec<&str> = events
+        .iter()
+        .take(2)
+        .map(|(n, _)| n.as_deref().unwrap())
+        .collect();
+    assert_eq!(first, ["response.created", "response.in_progress"]);
+    let (name, data) = events.last().unwrap();
+    let last: Value = serde_json::from_str(data).unwrap();
+    let response = &last["response"];
+    match end {
+        End::Clean => {
+            assert_eq!(name.as_deref(), Some("response.completed"), "{stream}");
+            assert_eq!(response["status"], "completed");
+            assert!(response["usage"].is_object(), "{data}");
+        }
+        End::Failed => {
+            assert_eq!(name.as_deref(), Some("response.failed"), "{stream}");
+            assert_eq!(events[events.len() - 2].0.as_deref(), Some("error"));
+            assert_eq!(response["status"], "failed");
+        }
+    }
+    assert_eq!(response["model"], CLIENT_MODEL);
+    // Codex takes items from `output_item.done`: the final output is exactly those.
+    assert_eq!(response["output"], Value::Array(done), "{stream}");
+}
+
+fn check_anthropic(stream: &str, end: End) {
+    let events = sse(stream);
+    let mut open: Option<u64> = None;
+    let mut blocks = 0;
+    let mut names = Vec::new();
+    for (name, data) in &events {
+        let v: Value = serde_json::from_str(data).unwrap();
+        let name = name.as_deref().unwrap();
+        assert_eq!(Some(name), v["type"].as_str(), "{data}");
+        match name {
+            "message_start" => {
+                assert!(names.is_empty(), "message_start first, and once");
+                assert_eq!(v["message"]["model"], CLIENT_MODEL);
+                let usage = v["message"]["usage"].as_object().unwrap();
+                for k in [
+                    "input_tokens",
+                    "cache_creation_input_tokens",
+                    "cache_read_input_tokens",
+                    "output_tokens",
+                ] {
+                    assert!(usage.contains_key(k), "{data}");
+                }
+            }
+            "content_block_start" => {
+                assert_eq!((open, v["index"].as_u64()), (None, Some(blocks)), "{data}");
+                open = Some(blocks);
+                blocks += 1;
+            }
+            "content_block_delta" => assert_eq!(open, v["index"].as_u64(), "{data}"),
+            "content_block_stop" => {
+                assert_eq!(open, v["index"].as_u64(), "{data}");
+                open = None;
+            }
+            "message_delta" => assert_eq!(open, None, "{data}"),
+            _ => {}
+        }
+        names.push(name);
+    }
+    // An error before anything else is how Anthropic itself fails a stream early; the SDKs
+    // raise on `error` wherever it comes.
+    if names != ["error"] {
+        assert_eq!(names[0], "message_start", "{stream}");
+    }
+    match end {
+        End::Clean => assert_eq!(names[names.len() - 2..], ["message_delta", "message_stop"]),
+        End::Failed => {
+            assert_eq!(names.last(), Some(&"error"), "{stream}");
+            assert!(!names.contains(&"message_stop") && !names.contains(&"message_delta"));
+        }
+    }
+}
+
+fn check_gemini(stream: &str, end: End) {
+    assert!(
+        stream.ends_with("\r\n\r\n") && !stream.replace("\r\n", "").contains('\n'),
+        "Gemini writes CRLF: {stream:?}"
+    );
+    let chunks: Vec<Value> = sse(stream)
+        .iter()
+        .map(|(n, d)| {
+            assert!(n.is_none());
+            serde_json::from_str(d).unwrap()
+        })
+        .collect();
+    let (last, body) = chunks.split_last().unwrap();
+    for c in body {
+        assert_eq!(c["modelVersion"], CLIENT_MODEL, "{c}");
+        assert_eq!(c["candidates"][0]["content"]["role"], "model", "{c}");
+        assert!(
+            c["candidates"][0].get("finishReason").is_none(),
+            "only the last chunk finishes: {c}"
+        );
+    }
+    match end {
+        End::Clean => {
+            assert!(last["candidates"][0]["finishReason"].is_string(), "{last}");
+            assert!(last["usageMetadata"].is_object(), "{last}");
+            assert_eq!(last["modelVersion"], CLIENT_MODEL);
+        }
+        End::Failed => {
+            let keys: Vec<&String> = last["error"].as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["code", "message", "status"], "{last}");
+        }
+    }
+}
+
+/// What the client got from a converted stream.
+struct Converted {
+    /// The client's bytes.
+    out: String,
+    /// How the provider's stream ended.
+    end: StreamEnd,
+    /// The usage the gateway meters.
+    metered: Option<Usage>,
+}
+
+/// Runs `input` through a converter from `p` to `c` in pieces of `piece` bytes, as the relay
+/// does: the client's stream ends as soon as the converter says the terminal event passed, and
+/// a stream the provider cut ends with `fail`.
+fn convert(c: Dialect, p: Dialect, req: &Request, input: &str, piece: usize) -> Converted {
+    let mut conv = Converter::new(decoder(p), encoder(c, req));
+    let mut out = BytesMut::new();
+    let mut complete = false;
+    for chunk in input.as_bytes().chunks(piece) {
+        if let Some(b) = conv.push(Bytes::copy_from_slice(chunk)).unwrap() {
+            out.extend_from_slice(&b);
+        }
+        if conv.is_complete() {
+            complete = true;
+            break;
+        }
+    }
+    let end = conv.finish();
+    match &end {
+        StreamEnd::Complete(tail) => {
+            assert!(
+                complete,
+                "{p} → {c}: the terminal event passed but is_complete is false"
+            );
+            if let Some(tail) = tail {
+                out.extend_from_slice(tail);
+            }
+        }
+        StreamEnd::Truncated => {
+            let message = "upstream stream ended prematurely";
+            out.extend_from_slice(&conv.fail(ErrorKind::BadUpstream, message));
+        }
+    }
+    Converted {
+        out: String::from_utf8(out.to_vec()).unwrap(),
+        end,
+        metered: conv.usage(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn t1_reaches_every_provider_as_its_dialect_wants_it() {
+    for_each_pair(|c, p| {
+        for stream in [Stream::No, Stream::Yes] {
+            let req = decode_request(c, &t1(c, stream), stream != Stream::No);
+            let got = encode_request(p, &req);
+            let want = expected_t1(p, c, stream != Stream::No);
+            assert_json(&got, &want, &format!("T1 {c} → {p}, stream {stream:?}"));
+        }
+    });
+}
+
+#[test]
+fn t3_reaches_every_provider_with_its_call_and_result_matched() {
+    for_each_pair(|c, p| {
+        let echo = canonical_echo(c);
+        let req = decode_request(c, &t3(c, &echo), false);
+        // A Gemini client's call has no id: the codec names it by its turn and position.
+        let id = echo.id.unwrap_or_else(|| "call_1_0".to_string());
+        // Only Gemini's own signature means anything to Gemini (§3.10, §5.7).
+        let signature = (c == Gemini).then_some(CLIENT_SIGNATURE);
+        let want = expected_t3(p, c, &id, signature);
+        assert_json(&encode_request(p, &req), &want, &format!("T3 {c} → {p}"));
+    });
+}
+
+#[test]
+fn answers_reach_every_client_in_its_dialect_with_its_model_stop_reason_and_usage() {
+    for_each_pair(|c, p| {
+        let req = decode_request(c, &t1(c, Stream::No), false);
+        for kind in [Kind::Text, Kind::Tool] {
+            let answer = decode_answer(p, &provider_answer(p, kind));
+            let got = encode_answer(c, &answer, &req);
+            let want = expected_answer(c, p, kind, &got);
+            assert_json(&got, &want, &format!("{kind:?} answer {p} → {c}"));
+            // What the client got reads back as what the provider said.
+            let back = decode_answer(c, &got);
+            assert_eq!(
+                back.usage,
+                Some(seen_by(c, usage(kind))),
+                "{kind:?} answer {p} → {c}"
+            );
+            let stop = if kind == Kind::Tool {
+                Stop::ToolUse
+            } else {
+                Stop::EndTurn
+            };
+            assert_eq!(back.stop, stop, "{kind:?} answer {p} → {c}");
+            let calls: Vec<(&str, &str, Value)> = back
+                .blocks
+                .iter()
+                .filter_map(|b| match b {
+                    Block::ToolCall(call) => Some((
+                        call.id.as_str(),
+                        call.name.as_str(),
+                        serde_json::from_str(&call.arguments).unwrap(),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            let want: Vec<(&str, &str, Value)> = match kind {
+                Kind::Text => vec![],
+                Kind::Tool => vec![(
+                    provider_call_id(p),
+                    "get_weather",
+                    json!({"location":"Paris"}),
+                )],
+            };
+            assert_eq!(
+                calls, want,
+                "{kind:?} answer {p} → {c}: the call reads back as itself"
+            );
+        }
+    });
+}
+
+/// §6 T3's "ids echoed unchanged": the call a client got from a provider goes back to that
+/// provider on the next turn as the same call, its result matched to it.
+#[test]
+fn a_call_from_any_provider_comes_back_to_it_through_any_client() {
+    for_each_pair(|c, p| {
+        let req = decode_request(c, &t1(c, Stream::No), false);
+        let answer = decode_answer(p, &provider_answer(p, Kind::Tool));
+        let client_answer = encode_answer(c, &answer, &req);
+        let echo = echo_of_answer(c, &client_answer);
+        let next = decode_request(c, &t3(c, &echo), false);
+        let signature = (p == Gemini).then_some(PROVIDER_SIGNATURE);
+        let want = expected_t3(p, c, provider_call_id(p), signature);
+        assert_json(
+            &encode_request(p, &next),
+            &want,
+            &format!("next turn {p} → {c} → {p}"),
+        );
+    });
+}
+
+#[test]
+fn streams_reach_every_client_whole_in_its_grammar() {
+    for_each_pair(|c, p| {
+        for kind in [Kind::Text, Kind::Tool] {
+            let transcript = provider_stream(p, kind);
+            // What the provider said, read by its own decoder.
+            let (sent, ended) = read_stream(p, transcript.whole().as_bytes(), usize::MAX);
+            assert_eq!(ended, Ended::Complete, "{p}");
+            assert_eq!(sent.usage, Some(usage(kind)), "{p} {kind:?}");
+            let calls = match kind {
+                Kind::Text => vec![],
+                Kind::Tool => vec![(
+                    provider_call_id(p).to_string(),
+                    "get_weather".to_string(),
+                    json!({"location":"Paris"}),
+                )],
+            };
+            assert_eq!(sent.calls, calls, "{p} {kind:?}");
+            assert_eq!(sent.text, streamed_text(kind).concat(), "{p} {kind:?}");
+            for stream in [Stream::Yes, Stream::WithUsage] {
+                if stream == Stream::WithUsage && c != Chat {
+                    continue;
+                }
+                let what = format!("{kind:?} stream {p} → {c} ({stream:?})");
+                let req = decode_request(c, &t1(c, stream), true);
+                let Converted { out, end, metered } = convert(c, p, &req, &transcript.whole(), 7);
+                assert!(matches!(end, StreamEnd::Complete(_)), "{what}");
+                // The gateway meters what the provider said, whatever the client is shown.
+                assert_eq!(metered, sent.usage, "{what}");
+                for piece in [1, 64, usize::MAX] {
+                    let again = convert(c, p, &req, &transcript.whole(), piece).out;
+                    assert_eq!(again, out, "{what}: pieces of {piece} bytes");
+                }
+                check_grammar(c, &out, End::Clean, req.stream_usage);
+                let (got, ended) = read_stream(c, out.as_bytes(), 5);
+                assert_eq!(ended, Ended::Complete, "{what}\n{out}");
+                // Usage reaches an OpenAI Chat client only when it asked (§2.E).
+                let usage = if c == Chat && !req.stream_usage {
+                    None
+                } else {
+                    sent.usage.map(|u| seen_by(c, u))
+                };
+                let want = Said {
+                    model: CLIENT_MODEL.to_string(),
+                    usage,
+                    ..sent.clone()
+                };
+                assert_eq!(got, want, "{what}\n{out}");
+                check_key_bytes(c, kind, &out, req.stream_usage);
+            }
+        }
+    });
+}
+
+/// A few events byte for byte, where clients are known to be strict.
+fn check_key_bytes(c: Dialect, kind: Kind, out: &str, include_usage: bool) {
+    let tool = kind == Kind::Tool;
+    match c {
+        Chat => {
+            let finish = if tool { "tool_calls" } else { "stop" };
+            let finish = format!(
+                r#""choices":[{{"index":0,"delta":{{}},"logprobs":null,"finish_reason":"{finish}"}}]"#
+            );
+            assert!(out.contains(&finish), "{out}");
+            if include_usage {
+                let usage = format!(r#""choices":[],"usage":{}}}"#, chat_usage(&usage(kind)));
+                assert!(
+                    out.contains(&format!("{usage}\n\ndata: [DONE]\n\n")),
+                    "{out}"
+                );
+            }
+            assert!(out.ends_with("\n\ndata: [DONE]\n\n"), "{out}");
+        }
+        Resp => {
+            if tool {
+                let id = out
+                    .split(r#""call_id":""#)
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap();
+                let item = format!(
+                    r#""item":{{"id":"fc_{id}","type":"function_call","status":"completed","arguments":"{{\"location\":\"Paris\"}}","call_id":"{id}","name":"get_weather"}}"#
+                );
+                assert!(out.contains(&format!("event: response.output_item.done\ndata: {{\"type\":\"response.output_item.done\",\"output_index\":1,{item}")), "{out}");
+            }
+            assert!(
+                out.contains("event: response.completed\ndata: {\"type\":\"response.completed\""),
+                "{out}"
+            );
+        }
+        Anthropic => {
+            let reason = if tool { "tool_use" } else { "end_turn" };
+            let tail = format!(
+                "event: message_delta\ndata: {{\"type\":\"message_delta\",\"delta\":{{\"stop_reason\":\"{reason}\",\"stop_sequence\":null}},\"usage\":{}}}\n\nevent: message_stop\ndata: {{\"type\":\"message_stop\"}}\n\n",
+                anthropic_usage(&usage(kind), false)
+            );
+            assert!(out.ends_with(&tail), "{out}");
+            if tool {
+                assert!(
+                    out.contains(r#""content_block":{"type":"tool_use","id":""#),
+                    "{out}"
+                );
+            }
+        }
+        Gemini => {
+            let last = out.trim_end().rsplit("\r\n\r\n").next().unwrap();
+            let v: Value = serde_json::from_str(last.strip_prefix("data: ").unwrap()).unwrap();
+            assert_eq!(v["candidates"][0]["finishReason"], "STOP", "{out}");
+            assert_eq!(
+                v["usageMetadata"],
+                gemini_usage(&usage(kind), true),
+                "{out}"
+            );
+            if tool {
+                assert_eq!(
+                    v["candidates"][0]["content"]["parts"][0]["functionCall"]["args"],
+                    json!({"location":"Paris"}),
+                    "a Gemini client gets the call whole: {out}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_cut_stream_ends_every_client_with_its_error_form() {
+    for_each_pair(|c, p| {
+        for kind in [Kind::Text, Kind::Tool] {
+            let what = format!("cut {kind:?} stream {p} → {c}");
+            let req = decode_request(c, &t1(c, Stream::WithUsage), true);
+            let cut = provider_stream(p, kind).cut();
+            let Converted { out, end, .. } = convert(c, p, &req, &cut, 7);
+            assert_eq!(end, StreamEnd::Truncated, "{what}");
+            check_grammar(c, &out, End::Failed, req.stream_usage);
+            let (got, _) = read_stream(c, out.as_bytes(), 5);
+            assert_eq!(got.stop, None, "{what}: never a clean finish\n{out}");
+            assert!(
+                got.error.is_some(),
+                "{what}: an error, in the client's form\n{out}"
+            );
+            assert!(
+                out.contains("upstream stream ended prematurely"),
+                "{what}\n{out}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_provider_error_mid_stream_ends_every_client_with_its_error_form() {
+    for_each_pair(|c, p| {
+        for kind in [Kind::Text, Kind::Tool] {
+            let what = format!("failed {kind:?} stream {p} → {c}");
+            let req = decode_request(c, &t1(c, Stream::WithUsage), true);
+            let failed = provider_stream(p, kind).failed(p);
+            let Converted { out, end, .. } = convert(c, p, &req, &failed, 7);
+            // The provider's error is its stream's end: the client's stream ends with it.
+            assert!(matches!(end, StreamEnd::Complete(_)), "{what}");
+            check_grammar(c, &out, End::Failed, req.stream_usage);
+            let (got, _) = read_stream(c, out.as_bytes(), 5);
+            assert_eq!(got.stop, None, "{what}: never a clean finish\n{out}");
+            assert!(got.error.is_some(), "{what}\n{out}");
+            assert!(
+                out.contains(OVERLOADED),
+                "{what}: the provider's message\n{out}"
+            );
+        }
+    });
+}
