@@ -343,3 +343,47 @@ async fn a_request_only_its_own_dialect_can_express_goes_to_that_dialect_only() 
         r.text()
     );
 }
+
+#[tokio::test]
+async fn anthropic_beta_flags_reach_anthropic_providers_only() {
+    let (m, gw) = gateway().await;
+    let (path, body) = request("anthropic", "m-anthropic", false);
+    let headers = [
+        ("x-api-key", KEY),
+        ("anthropic-version", "2023-06-01"),
+        (
+            "anthropic-beta",
+            "context-1m-2025-08-07,interleaved-thinking-2025-05-14",
+        ),
+    ];
+    let r = send(
+        gw.addr,
+        "POST",
+        &path,
+        &headers,
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let up = m.requests().pop().unwrap();
+    assert_eq!(
+        up.header("anthropic-beta"),
+        Some("context-1m-2025-08-07,interleaved-thinking-2025-05-14")
+    );
+    assert_eq!(up.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(up.header("x-api-key"), Some(UPSTREAM_KEY));
+
+    let (path, body) = request("anthropic", "m-openai", false);
+    let r = send(
+        gw.addr,
+        "POST",
+        &path,
+        &headers,
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let up = m.requests().pop().unwrap();
+    assert_eq!(up.header("anthropic-beta"), None);
+    assert_eq!(up.header("x-api-key"), None);
+}

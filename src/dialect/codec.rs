@@ -38,6 +38,11 @@ pub trait Codec: Send + Sync {
     fn fixed_headers(&self) -> &'static [(&'static str, &'static str)] {
         &[]
     }
+    /// Headers a client of this dialect sends that a provider of the same dialect should get
+    /// (never credentials): Anthropic's version and beta flags.
+    fn passed_on_headers(&self) -> &'static [&'static str] {
+        &[]
+    }
     fn encode_request(&self, req: &Request, model: &str) -> Bytes;
     fn decode_answer(&self, body: &[u8]) -> Option<Answer>;
     fn decoder(&self, max_event: usize) -> Box<dyn StreamDecoder>;
@@ -214,6 +219,9 @@ impl Codec for Anthropic {
     }
     fn fixed_headers(&self) -> &'static [(&'static str, &'static str)] {
         &[("anthropic-version", ANTHROPIC_VERSION)]
+    }
+    fn passed_on_headers(&self) -> &'static [&'static str] {
+        &["anthropic-version", "anthropic-beta"]
     }
     fn encode_request(&self, req: &Request, model: &str) -> Bytes {
         anthropic::encode_request(req, model)

@@ -138,9 +138,20 @@ pub async fn handle(
     // Admission (rate, concurrency, token and balance limits) belongs here, before any
     // provider is contacted; its permit is released with the context on every exit path.
 
+    // What a client says to providers of its own dialect only (Anthropic's beta flags).
+    let headers = &session.req_header().headers;
+    let passed_on: Vec<(&'static str, String)> = client
+        .passed_on_headers()
+        .iter()
+        .filter_map(|name| {
+            let value = headers.get(*name)?.to_str().ok()?;
+            Some((*name, value.to_string()))
+        })
+        .collect();
     let outgoing = |p: &Provider| {
         let model = p.upstream_model(&probe.model).to_string();
-        let body = if p.dialect == matched.dialect {
+        let same = p.dialect == matched.dialect;
+        let body = if same {
             passthrough(&body, &probe, &model)
         } else {
             codec(p.dialect).encode_request(&ir, &model)
@@ -149,6 +160,7 @@ pub async fn handle(
             model,
             body,
             stream: probe.stream,
+            headers: if same { passed_on.clone() } else { Vec::new() },
         }
     };
     // A client that leaves while the provider thinks cancels the exchange, so the provider

@@ -46,6 +46,8 @@ pub struct Outgoing {
     pub model: String,
     pub body: Bytes,
     pub stream: bool,
+    /// Headers of the client's to pass on (never its credentials), after the dialect's own.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// What a provider's body may hold in memory: one unfinished line of a stream.
@@ -76,6 +78,7 @@ fn request_header(
     model: &str,
     body_len: usize,
     stream: bool,
+    passed_on: &[(&'static str, String)],
 ) -> pingora::Result<RequestHeader> {
     let dialect = codec(provider.dialect);
     let path = format!(
@@ -101,6 +104,9 @@ fn request_header(
     )?;
     for (name, value) in dialect.fixed_headers() {
         req.insert_header(*name, *value)?;
+    }
+    for (name, value) in passed_on {
+        req.insert_header(*name, value.as_str())?;
     }
     if let Some(key) = &provider.api_key {
         let (name, value) = dialect.auth_header(key.expose());
@@ -201,6 +207,7 @@ impl Exchange {
             model,
             body,
             stream,
+            headers,
         } = request;
         let deadline = Instant::now() + provider.timeouts.total;
         let peer = peer_for(&provider, addr);
@@ -214,7 +221,7 @@ impl Exchange {
             let sent: Result<pingora::Result<()>, _> = timeout_at(
                 (Instant::now() + provider.timeouts.first_byte).min(deadline),
                 async {
-                    let req = request_header(&provider, &model, body.len(), stream)?;
+                    let req = request_header(&provider, &model, body.len(), stream, &headers)?;
                     session.write_request_header(Box::new(req)).await?;
                     session.write_request_body(body.clone(), true).await?;
                     session.finish_request_body().await?;
