@@ -387,3 +387,55 @@ async fn anthropic_beta_flags_reach_anthropic_providers_only() {
     assert_eq!(up.header("anthropic-beta"), None);
     assert_eq!(up.header("x-api-key"), None);
 }
+
+#[tokio::test]
+async fn one_model_by_id_in_each_dialect_s_shape() {
+    let (_m, gw) = gateway().await;
+    let auth = format!("Bearer {KEY}");
+    let r = send(
+        gw.addr,
+        "GET",
+        "/v1/models/m-openai",
+        &[("authorization", &auth)],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        r.json(),
+        json!({"id": "m-openai", "object": "model", "created": 0, "owned_by": "tollgate"})
+    );
+    let anthropic = [("x-api-key", KEY), ("anthropic-version", "2023-06-01")];
+    let r = send(gw.addr, "GET", "/v1/models/m-openai", &anthropic, b"").await;
+    assert_eq!(r.json()["type"], "model");
+    let r = send(
+        gw.addr,
+        "GET",
+        "/v1beta/models/m-gemini",
+        &[("x-goog-api-key", KEY)],
+        b"",
+    )
+    .await;
+    assert_eq!(r.json()["name"], "models/m-gemini");
+    // google-genai on `v1` asks the OpenAI-looking path, with its own key header.
+    let r = send(
+        gw.addr,
+        "GET",
+        "/v1/models/m-gemini",
+        &[("x-goog-api-key", KEY)],
+        b"",
+    )
+    .await;
+    assert_eq!(r.json()["name"], "models/m-gemini");
+    let r = send(
+        gw.addr,
+        "GET",
+        "/v1beta/models/nope",
+        &[("x-goog-api-key", KEY)],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["error"]["status"].clone()),
+        (404, json!("NOT_FOUND"))
+    );
+}

@@ -122,6 +122,7 @@ impl Gateway {
         match matched.route {
             Route::Generate => generate::handle(&self.shared, session, ctx, &key, &matched).await,
             Route::ListModels => models::list(&self.shared, session, &key, &matched).await,
+            Route::GetModel => models::get(&self.shared, session, &key, &matched).await,
             Route::Root | Route::ResponsesSocket => Ok(()),
         }
     }

@@ -13,6 +13,8 @@ pub enum Route {
     Generate,
     /// The models a key may use.
     ListModels,
+    /// One model, by the id in the path.
+    GetModel,
     /// `HEAD /`: a client checking that the server is there (Claude Code does).
     Root,
     /// `GET /v1/responses`: Codex's WebSocket upgrade, which it gives up on at once only on 426.
@@ -24,6 +26,7 @@ impl Route {
         match self {
             Route::Generate => "generate",
             Route::ListModels => "models",
+            Route::GetModel => "model",
             Route::Root => "root",
             Route::ResponsesSocket => "responses_socket",
         }
@@ -87,6 +90,16 @@ fn gemini(rest: &str, query: Option<&str>) -> Option<(RouteFacts, bool)> {
     Some((facts, stream))
 }
 
+/// The model id of `GET /v1/models/{id}` (OpenAI's, Anthropic's, or google-genai's on `v1`) or
+/// `GET /v1beta/models/{id}` (Gemini's).
+fn model_id(path: &str) -> Option<(&str, Dialect)> {
+    let (id, dialect) = match path.strip_prefix("/v1beta/models/") {
+        Some(id) => (id, Dialect::Gemini),
+        None => (path.strip_prefix("/v1/models/")?, Dialect::OpenAiChat),
+    };
+    (!id.is_empty() && !id.contains(':')).then_some((id, dialect))
+}
+
 fn not_found(method: &Method, path: &str) -> GatewayError {
     GatewayError::new(
         ErrorKind::UnknownRoute,
@@ -124,6 +137,21 @@ pub fn resolve(method: &Method, path: &str, query: Option<&str>) -> Result<Match
         "/v1/models" => (plain(Route::ListModels, Dialect::OpenAiChat), Method::GET),
         "/v1beta/models" => (plain(Route::ListModels, Dialect::Gemini), Method::GET),
         "/" => (plain(Route::Root, Dialect::OpenAiChat), Method::HEAD),
+        _ if *method == Method::GET && model_id(p).is_some() => {
+            let (id, dialect) = model_id(p).unwrap_or(("", Dialect::OpenAiChat));
+            let facts = RouteFacts {
+                model: Some(id.to_string()),
+                ..RouteFacts::default()
+            };
+            (
+                Matched {
+                    route: Route::GetModel,
+                    dialect,
+                    facts,
+                },
+                Method::GET,
+            )
+        }
         _ => {
             let rest = p
                 .strip_prefix("/v1beta/")
@@ -215,6 +243,16 @@ mod tests {
         );
         let g = resolve(&Method::POST, "/v1/models/g:generateContent", None).unwrap();
         assert_eq!((g.facts.stream, g.facts.sse), (false, false));
+    }
+
+    #[test]
+    fn one_model_by_id() {
+        let m = resolve(&Method::GET, "/v1/models/gpt-4o", None).unwrap();
+        assert_eq!((m.route, m.dialect), (Route::GetModel, Dialect::OpenAiChat));
+        assert_eq!(m.facts.model.as_deref(), Some("gpt-4o"));
+        let m = resolve(&Method::GET, "/v1beta/models/gemini-2.5-flash", None).unwrap();
+        assert_eq!((m.route, m.dialect), (Route::GetModel, Dialect::Gemini));
+        assert!(resolve(&Method::POST, "/v1/models/gpt-4o", None).is_err());
     }
 
     #[test]
