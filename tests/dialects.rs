@@ -439,3 +439,77 @@ async fn one_model_by_id_in_each_dialect_s_shape() {
         (404, json!("NOT_FOUND"))
     );
 }
+
+#[tokio::test]
+async fn token_counts_come_from_a_provider_that_can_count_else_an_estimate_that_says_so() {
+    let (m, gw) = gateway().await;
+    let anthropic = [("x-api-key", KEY), ("anthropic-version", "2023-06-01")];
+    let body = |model: &str| {
+        json!({"model": model, "system": "Be brief.",
+            "messages": [{"role": "user", "content": "say hi please"}]})
+        .to_string()
+    };
+    // An Anthropic provider counts itself (the mock counts words: 2 + 3).
+    let r = send(
+        gw.addr,
+        "POST",
+        "/v1/messages/count_tokens",
+        &anthropic,
+        body("m-anthropic").as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()),
+        (200, json!({"input_tokens": 5})),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.header("x-tollgate-token-estimate"), None);
+    assert!(m
+        .requests()
+        .last()
+        .unwrap()
+        .target
+        .ends_with("/v1/messages/count_tokens"));
+    // No OpenAI endpoint counts: tollgate estimates, and says with which tokenizer.
+    let r = send(
+        gw.addr,
+        "POST",
+        "/v1/messages/count_tokens",
+        &anthropic,
+        body("m-openai").as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-tollgate-token-estimate"), Some("o200k_base"));
+    // In o200k_base "Be brief." is 3 tokens and "say hi please" 3; the message's framing adds 3.
+    assert_eq!(r.json(), json!({"input_tokens": 9}));
+
+    let gemini = [("x-goog-api-key", KEY)];
+    let g =
+        json!({"contents": [{"role": "user", "parts": [{"text": "say hi please"}]}]}).to_string();
+    let r = send(
+        gw.addr,
+        "POST",
+        "/v1beta/models/m-gemini:countTokens",
+        &gemini,
+        g.as_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()),
+        (200, json!({"totalTokens": 3})),
+        "{}",
+        r.text()
+    );
+    let r = send(
+        gw.addr,
+        "POST",
+        "/v1beta/models/m-anthropic:countTokens",
+        &gemini,
+        g.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.json(), json!({"totalTokens": 6}));
+    assert_eq!(r.header("x-tollgate-token-estimate"), Some("o200k_base"));
+}

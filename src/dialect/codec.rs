@@ -66,6 +66,14 @@ pub trait Codec: Send + Sync {
     fn render_error(&self, kind: ErrorKind, message: &str) -> RenderedError {
         render(self.dialect(), kind, message)
     }
+    /// The provider path that counts a request's input tokens, where the dialect has one.
+    fn count_tokens_path(&self, _model: &str) -> Option<String> {
+        None
+    }
+    /// A count-tokens answer for this dialect's clients.
+    fn count_answer(&self, tokens: u64) -> Bytes {
+        Bytes::from(format!("{{\"input_tokens\":{tokens}}}"))
+    }
     /// The content type of a stream for this client.
     fn stream_content_type(&self, _route: &RouteFacts) -> &'static str {
         "text/event-stream"
@@ -223,6 +231,9 @@ impl Codec for Anthropic {
     fn passed_on_headers(&self) -> &'static [&'static str] {
         &["anthropic-version", "anthropic-beta"]
     }
+    fn count_tokens_path(&self, _model: &str) -> Option<String> {
+        Some("/v1/messages/count_tokens".into())
+    }
     fn encode_request(&self, req: &Request, model: &str) -> Bytes {
         anthropic::encode_request(req, model)
     }
@@ -273,6 +284,12 @@ impl Codec for Gemini {
     }
     fn auth_header(&self, key: &str) -> (&'static str, String) {
         ("x-goog-api-key", key.to_string())
+    }
+    fn count_tokens_path(&self, model: &str) -> Option<String> {
+        Some(format!("/v1beta/models/{model}:countTokens"))
+    }
+    fn count_answer(&self, tokens: u64) -> Bytes {
+        Bytes::from(format!("{{\"totalTokens\":{tokens}}}"))
     }
     fn encode_request(&self, req: &Request, model: &str) -> Bytes {
         gemini::encode_request(req, model)

@@ -17,6 +17,7 @@ pub mod openai;
 pub mod responses;
 pub mod sse;
 pub mod stream;
+pub mod tokens;
 pub mod usage;
 
 use serde::Deserialize;

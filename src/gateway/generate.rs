@@ -26,9 +26,9 @@ use std::ops::Range;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// What routing needs of a request, read without decoding all of it.
-struct Probe {
-    model: String,
-    stream: bool,
+pub(super) struct Probe {
+    pub model: String,
+    pub stream: bool,
     /// Where the model sits in the body, for a byte-exact rename (not in Gemini's: its model
     /// is in the path).
     model_span: Option<Range<usize>>,
@@ -50,7 +50,7 @@ fn probe(matched: &Matched, body: &[u8]) -> Result<Probe, GatewayError> {
     })
 }
 
-fn bad_request(message: &str) -> GatewayError {
+pub(super) fn bad_request(message: &str) -> GatewayError {
     GatewayError::new(ErrorKind::BadRequest, message)
 }
 
@@ -61,7 +61,7 @@ fn unix_now() -> u64 {
 }
 
 /// The body for a provider of the client's own dialect: the client's, with the model renamed.
-fn passthrough(body: &Bytes, probe: &Probe, upstream_model: &str) -> Bytes {
+pub(super) fn passthrough(body: &Bytes, probe: &Probe, upstream_model: &str) -> Bytes {
     match &probe.model_span {
         Some(span) if upstream_model != probe.model => splice(
             body,
@@ -72,14 +72,39 @@ fn passthrough(body: &Bytes, probe: &Probe, upstream_model: &str) -> Bytes {
     }
 }
 
-pub async fn handle(
+/// The providers to try for `model`, once the key may use it.
+pub(super) fn plan(
+    shared: &Shared,
+    key: &ApiKey,
+    model: &str,
+    client: Dialect,
+) -> Result<Vec<std::sync::Arc<Provider>>, GatewayError> {
+    if !key.allows(model) {
+        return Err(GatewayError::new(
+            ErrorKind::Forbidden,
+            format!("This key is not allowed to use the model `{}`", clip(model)),
+        ));
+    }
+    let candidates = shared.router.plan(model, client);
+    if candidates.is_empty() {
+        return Err(GatewayError::new(
+            ErrorKind::ModelNotFound,
+            format!(
+                "The model `{}` does not exist or you do not have access to it.",
+                clip(model)
+            ),
+        ));
+    }
+    Ok(candidates)
+}
+
+/// Reads the request body, and what routing needs of it, into the context.
+pub(super) async fn read_request(
     shared: &Shared,
     session: &mut Session,
     ctx: &mut RequestCtx,
-    key: &ApiKey,
     matched: &Matched,
-) -> Result<(), Failure> {
-    let client = codec(matched.dialect);
+) -> Result<(Bytes, Probe), GatewayError> {
     let server = &shared.config.server;
     let rules = body::BodyRules {
         max_bytes: server.max_body_bytes,
@@ -92,28 +117,21 @@ pub async fn handle(
     let probe = probe(matched, &body)?;
     ctx.model = Some(probe.model.clone());
     ctx.stream = probe.stream;
+    Ok((body, probe))
+}
 
-    if !key.allows(&probe.model) {
-        return Err(GatewayError::new(
-            ErrorKind::Forbidden,
-            format!(
-                "This key is not allowed to use the model `{}`",
-                clip(&probe.model)
-            ),
-        )
-        .into());
-    }
-    let candidates = shared.router.plan(&probe.model, matched.dialect);
-    if candidates.is_empty() {
-        return Err(GatewayError::new(
-            ErrorKind::ModelNotFound,
-            format!(
-                "The model `{}` does not exist or you do not have access to it.",
-                clip(&probe.model)
-            ),
-        )
-        .into());
-    }
+pub async fn handle(
+    shared: &Shared,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    key: &ApiKey,
+    matched: &Matched,
+) -> Result<(), Failure> {
+    let client = codec(matched.dialect);
+    let server = &shared.config.server;
+    let (body, probe) = read_request(shared, session, ctx, matched).await?;
+
+    let candidates = plan(shared, key, &probe.model, matched.dialect)?;
     // The whole request is decoded only when something needs it: a provider of another
     // dialect, or a client stream that is re-encoded. A request only the client's own dialect
     // can express (a Responses `previous_response_id`) still goes to providers of that dialect.
@@ -161,6 +179,7 @@ pub async fn handle(
             body,
             stream: probe.stream,
             headers: if same { passed_on.clone() } else { Vec::new() },
+            path: None,
         }
     };
     // A client that leaves while the provider thinks cancels the exchange, so the provider

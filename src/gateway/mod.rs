@@ -6,6 +6,7 @@
 //! access, plan, exchange, relay — and answers `Ok(true)`; `logging` closes every request.
 
 mod body;
+mod count;
 mod ctx;
 mod generate;
 mod models;
@@ -123,6 +124,7 @@ impl Gateway {
             Route::Generate => generate::handle(&self.shared, session, ctx, &key, &matched).await,
             Route::ListModels => models::list(&self.shared, session, &key, &matched).await,
             Route::GetModel => models::get(&self.shared, session, &key, &matched).await,
+            Route::CountTokens => count::handle(&self.shared, session, ctx, &key, &matched).await,
             Route::Root | Route::ResponsesSocket => Ok(()),
         }
     }

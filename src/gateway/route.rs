@@ -15,6 +15,8 @@ pub enum Route {
     ListModels,
     /// One model, by the id in the path.
     GetModel,
+    /// A request's input tokens, counted (Anthropic's `count_tokens`, Gemini's `countTokens`).
+    CountTokens,
     /// `HEAD /`: a client checking that the server is there (Claude Code does).
     Root,
     /// `GET /v1/responses`: Codex's WebSocket upgrade, which it gives up on at once only on 426.
@@ -27,6 +29,7 @@ impl Route {
             Route::Generate => "generate",
             Route::ListModels => "models",
             Route::GetModel => "model",
+            Route::CountTokens => "count_tokens",
             Route::Root => "root",
             Route::ResponsesSocket => "responses_socket",
         }
@@ -68,14 +71,15 @@ pub fn dialect_of_path(path: &str) -> Dialect {
 }
 
 /// `models/{model}:{method}` of a Gemini path, after `/v1beta/` or `/v1/`.
-fn gemini(rest: &str, query: Option<&str>) -> Option<(RouteFacts, bool)> {
+fn gemini(rest: &str, query: Option<&str>) -> Option<(RouteFacts, Route)> {
     let (model, method) = rest.strip_prefix("models/")?.rsplit_once(':')?;
     if model.is_empty() || model.contains('/') {
         return None;
     }
-    let stream = match method {
-        "generateContent" => false,
-        "streamGenerateContent" => true,
+    let (route, stream) = match method {
+        "generateContent" => (Route::Generate, false),
+        "streamGenerateContent" => (Route::Generate, true),
+        "countTokens" => (Route::CountTokens, false),
         _ => return None,
     };
     let sse = query
@@ -87,7 +91,7 @@ fn gemini(rest: &str, query: Option<&str>) -> Option<(RouteFacts, bool)> {
         stream,
         sse,
     };
-    Some((facts, stream))
+    Some((facts, route))
 }
 
 /// The model id of `GET /v1/models/{id}` (OpenAI's, Anthropic's, or google-genai's on `v1`) or
@@ -134,6 +138,10 @@ pub fn resolve(method: &Method, path: &str, query: Option<&str>) -> Result<Match
             plain(Route::Generate, Dialect::AnthropicMessages),
             Method::POST,
         ),
+        "/v1/messages/count_tokens" => (
+            plain(Route::CountTokens, Dialect::AnthropicMessages),
+            Method::POST,
+        ),
         "/v1/models" => (plain(Route::ListModels, Dialect::OpenAiChat), Method::GET),
         "/v1beta/models" => (plain(Route::ListModels, Dialect::Gemini), Method::GET),
         "/" => (plain(Route::Root, Dialect::OpenAiChat), Method::HEAD),
@@ -157,9 +165,9 @@ pub fn resolve(method: &Method, path: &str, query: Option<&str>) -> Result<Match
                 .strip_prefix("/v1beta/")
                 .or_else(|| p.strip_prefix("/v1/"));
             match rest.and_then(|r| gemini(r, query)) {
-                Some((facts, _)) => (
+                Some((facts, route)) => (
                     Matched {
-                        route: Route::Generate,
+                        route,
                         dialect: Dialect::Gemini,
                         facts,
                     },

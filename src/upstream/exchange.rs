@@ -48,6 +48,8 @@ pub struct Outgoing {
     pub stream: bool,
     /// Headers of the client's to pass on (never its credentials), after the dialect's own.
     pub headers: Vec<(&'static str, String)>,
+    /// Another operation's path than generating (counting tokens), after the base URL's path.
+    pub path: Option<String>,
 }
 
 /// What a provider's body may hold in memory: one unfinished line of a stream.
@@ -75,17 +77,20 @@ fn peer_for(provider: &Provider, addr: SocketAddr) -> HttpPeer {
 /// and fixed headers, and nothing of the client's.
 fn request_header(
     provider: &Provider,
-    model: &str,
+    request: &Outgoing,
     body_len: usize,
-    stream: bool,
-    passed_on: &[(&'static str, String)],
 ) -> pingora::Result<RequestHeader> {
     let dialect = codec(provider.dialect);
     let path = format!(
         "{}{}",
         provider.endpoint.base_path,
-        dialect.upstream_path(model, stream)
+        request
+            .path
+            .clone()
+            .unwrap_or_else(|| dialect.upstream_path(&request.model, request.stream))
     );
+    let stream = request.stream;
+    let passed_on = &request.headers;
     let mut req = RequestHeader::build("POST", path.as_bytes(), Some(8))?;
     req.insert_header("host", provider.endpoint.authority())?;
     req.insert_header("content-type", "application/json")?;
@@ -203,12 +208,7 @@ impl Exchange {
         request: Outgoing,
         rules: &BodyRules,
     ) -> Result<Exchange, GatewayError> {
-        let Outgoing {
-            model,
-            body,
-            stream,
-            headers,
-        } = request;
+        let body = request.body.clone();
         let deadline = Instant::now() + provider.timeouts.total;
         let peer = peer_for(&provider, addr);
         // A pooled connection the provider already closed fails on first use; that says nothing
@@ -221,7 +221,7 @@ impl Exchange {
             let sent: Result<pingora::Result<()>, _> = timeout_at(
                 (Instant::now() + provider.timeouts.first_byte).min(deadline),
                 async {
-                    let req = request_header(&provider, &model, body.len(), stream, &headers)?;
+                    let req = request_header(&provider, &request, body.len())?;
                     session.write_request_header(Box::new(req)).await?;
                     session.write_request_body(body.clone(), true).await?;
                     session.finish_request_body().await?;
