@@ -1,7 +1,10 @@
 //! tollgate: an AI API gateway on Pingora.
 //!
 //! The request lifecycle lives in [`gateway`]; each concern it calls into has a module of its
-//! own: [`auth`], [`routing`], [`upstream`], [`dialect`] (pure codecs), [`config`].
+//! own: [`auth`], [`routing`], [`upstream`] (the only reader of provider bytes), [`dialect`]
+//! (pure codecs, one per dialect, and the internal representation between them), [`redact`]
+//! (secrets out of provider bytes and logs), [`budget`] (memory for bodies), [`listener`]
+//! (connection cap, header and write deadlines, below Pingora's HTTP code), [`config`].
 
 pub mod admin;
 pub mod auth;

@@ -2,7 +2,7 @@
 //! cap and deadline on every request's header block, and a timeout on every write.
 //!
 //! [`Guarded`] wraps Pingora's HTTP application: a connection over the cap is closed as soon as
-//! it is accepted, before a byte is read; every other one is read through [`io::GuardedIo`].
+//! it is accepted, before a byte is read; every other one is read through `io::GuardedIo`.
 
 mod header;
 mod io;

@@ -9,8 +9,8 @@ pub const SIGNATURE: &str = "thoughtSignature";
 
 /// The extras key of a tool call that carries `functionCall.id` exactly as Gemini sent it
 /// (named by its path: other dialects have an `id` of their own). Only ids Gemini gave are sent
-/// back to Gemini: some Gemini endpoints refuse ids they did not issue ("Unknown name \"id\"
-/// at 'contents[1].parts[0].function_call'").
+/// back to Gemini: some Gemini endpoints refuse ids they did not issue (`Unknown name "id"
+/// at 'contents[1].parts[0].function_call'`).
 pub const WIRE_ID: &str = "functionCall.id";
 
 /// The extras key of a `fileData` image or file that keeps its `mimeType` (a URL has none).
@@ -24,7 +24,7 @@ pub const THOUGHT_SIGNATURE_SEPARATOR: &str = "__thought__";
 ///
 /// The signature goes in base64's URL alphabet without padding: an Anthropic client's ids must
 /// match `^[a-zA-Z0-9_-]+$`, and its codec would otherwise rewrite `+`, `/` and `=` and hand
-/// Gemini a corrupted signature on the next turn. [`id_signature`] restores it.
+/// Gemini a corrupted signature on the next turn. `id_signature` restores it.
 pub fn call_id_with_signature(id: &str, signature: &str) -> String {
     let safe: String = signature
         .trim_end_matches('=')
