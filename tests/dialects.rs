@@ -513,3 +513,60 @@ async fn token_counts_come_from_a_provider_that_can_count_else_an_estimate_that_
     assert_eq!(r.json(), json!({"totalTokens": 6}));
     assert_eq!(r.header("x-tollgate-token-estimate"), Some("o200k_base"));
 }
+
+#[tokio::test]
+async fn an_error_that_comes_as_the_first_event_fails_over_to_the_next_provider() {
+    let first = mock("first").await;
+    let second = mock("second").await;
+    // An Anthropic provider that accepts the stream, pings, then reports overload as its first
+    // real event: the client has seen nothing yet, so the next candidate answers.
+    first.set_default(Behavior::wire(|_| {
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\nevent: ping\ndata: {\"type\": \"ping\"}\n\nevent: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n".to_vec()
+    }));
+    let yaml = format!(
+        "providers:\n  - {{ name: first, dialect: anthropic, base_url: \"http://{}\", api_key: {UPSTREAM_KEY}, models: [m], priority: 0 }}\n  - {{ name: second, dialect: openai, base_url: \"{}\", api_key: {UPSTREAM_KEY}, models: [m], priority: 1 }}\n{}",
+        first.addr(),
+        second.base_url(),
+        keys()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let (path, body) = request("openai", "m", true);
+    let auth = format!("Bearer {KEY}");
+    let r = send(
+        gw.addr,
+        "POST",
+        &path,
+        &[("authorization", &auth)],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        stream_text("openai", &r.text()),
+        ("Hello from second!".to_string(), true)
+    );
+    assert_eq!(first.requests().len(), 1);
+    gw.log_with("attempts=2").await;
+
+    // With nobody else to ask, the client gets the provider's message as a whole error.
+    let (path, body) = request("anthropic", "m", true);
+    let only = format!(
+        "providers:\n  - {{ name: first, dialect: anthropic, base_url: \"http://{}\", api_key: {UPSTREAM_KEY}, models: [m] }}\n{}",
+        first.addr(),
+        keys()
+    );
+    let gw = TestGateway::start(&format!("routing: {{ max_attempts: 1 }}\n{only}")).await;
+    let r = send(
+        gw.addr,
+        "POST",
+        &path,
+        &[("authorization", &auth)],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 502, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"type": "error", "error": {"type": "api_error", "message": "Overloaded"}})
+    );
+}

@@ -4,6 +4,7 @@ use crate::budget::Reservation;
 use crate::config::Provider;
 use crate::dialect::codec::codec;
 use crate::dialect::errors::ErrorKind;
+use crate::dialect::sse::{parse_event, EventSplitter, Events};
 use crate::error::GatewayError;
 use crate::redact::{LineMasker, Redactor};
 use bytes::{Bytes, BytesMut};
@@ -35,6 +36,10 @@ pub struct Exchange {
     pub content_type: Option<String>,
     redactor: Arc<Redactor>,
     lines: LineMasker,
+    /// The longest event read ahead (see [`Exchange::first_event`]).
+    max_event: usize,
+    /// Lines read ahead for the first event, given out first by [`Exchange::next_lines`].
+    ahead: Option<Bytes>,
     /// When the whole exchange must be over (`timeouts.total`).
     deadline: Instant,
 }
@@ -274,6 +279,8 @@ impl Exchange {
                 content_type,
                 redactor: rules.redactor.clone(),
                 lines: LineMasker::new(rules.max_line),
+                max_event: rules.max_line,
+                ahead: None,
                 deadline,
             });
         }
@@ -323,6 +330,9 @@ impl Exchange {
     /// unfinished last line). Fails at `until` (see [`Exchange::idle_deadline`]), at the total
     /// deadline, and when a line outgrows its bound.
     pub async fn next_lines(&mut self, until: Instant) -> Result<Option<Bytes>, GatewayError> {
+        if let Some(ahead) = self.ahead.take() {
+            return Ok(Some(ahead));
+        }
         loop {
             let Some(chunk) = self.raw_chunk(until.min(self.deadline)).await? else {
                 return Ok(self.lines.finish(&self.redactor));
@@ -338,6 +348,62 @@ impl Exchange {
                 }
             }
         }
+    }
+
+    /// Reads an event stream up to its first event that is more than a keep-alive, and keeps
+    /// what it read for [`Exchange::next_lines`]. Nothing has been written to the client yet, so
+    /// a provider whose first event is an error (Anthropic's `overloaded_error`, an OpenAI
+    /// `{"error":…}` chunk, a Responses `response.failed`), or whose stream ends before one,
+    /// fails here, and the next candidate can still be tried.
+    pub async fn first_event(&mut self) -> Result<(), GatewayError> {
+        let mut splitter = EventSplitter::new(self.max_event);
+        let mut read = BytesMut::new();
+        let outcome = loop {
+            let Some(lines) = self.next_lines(self.idle_deadline()).await? else {
+                break Err(GatewayError::new(
+                    ErrorKind::BadUpstream,
+                    "the provider ended its stream before its first event",
+                )
+                .retryable());
+            };
+            read.extend_from_slice(&lines);
+            let run = splitter.push(lines).map_err(|e| {
+                GatewayError::new(
+                    ErrorKind::BadUpstream,
+                    format!("the provider sent an event larger than {} bytes", e.limit),
+                )
+            })?;
+            let verdict = run.and_then(|run| {
+                Events::new(run).find_map(|event| match parse_event(&event) {
+                    // Comments and pings say nothing of the answer yet.
+                    None => None,
+                    Some(e) if e.name == Some(&b"ping"[..]) => None,
+                    Some(e) => Some(self.failure_in(e.name, &e.data)),
+                })
+            });
+            match verdict {
+                Some(Some(failure)) => break Err(failure),
+                Some(None) => break Ok(()),
+                None => {}
+            }
+        };
+        self.ahead = Some(read.freeze());
+        outcome
+    }
+
+    /// The failure a first event reports, if it is one.
+    fn failure_in(&self, name: Option<&[u8]>, data: &[u8]) -> Option<GatewayError> {
+        let named_error = matches!(name, Some(b"error") | Some(b"response.failed"));
+        let v: serde_json::Value = serde_json::from_slice(data).ok()?;
+        if !named_error && v.get("error").is_none() {
+            return None;
+        }
+        let message = codec(self.provider.dialect)
+            .error_message(data)
+            .or_else(|| v["response"]["error"]["message"].as_str().map(String::from))
+            .unwrap_or_else(|| "the provider failed before its first event".into());
+        tracing::info!(provider = %self.provider.name, "the provider's first event is an error");
+        Some(GatewayError::new(ErrorKind::BadUpstream, crate::error::clip(&message)).retryable())
     }
 
     /// Reads the whole body, up to `cap` bytes, masked, taking its size from the memory budget

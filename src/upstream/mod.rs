@@ -143,6 +143,9 @@ impl Upstream {
             return Err(e);
         }
         if stream && status == 200 && ex.is_event_stream() {
+            // The client's header waits for the provider's first event: an error that comes
+            // as that event can still go to the next candidate.
+            ex.first_event().await?;
             return Ok(Reply::Streaming(Box::new(ex)));
         }
         let body = ex.read_to_end(self.max_answer_bytes, &mut held).await?;
