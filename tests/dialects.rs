@@ -392,48 +392,37 @@ async fn anthropic_beta_flags_reach_anthropic_providers_only() {
 async fn one_model_by_id_in_each_dialect_s_shape() {
     let (_m, gw) = gateway().await;
     let auth = format!("Bearer {KEY}");
-    let r = send(
-        gw.addr,
-        "GET",
-        "/v1/models/m-openai",
-        &[("authorization", &auth)],
-        b"",
-    )
-    .await;
+    let get = |path: &'static str, headers: Vec<(&'static str, String)>| {
+        let addr = gw.addr;
+        async move {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            send(addr, "GET", path, &h, b"").await
+        }
+    };
+    let openai = vec![("authorization", auth.clone())];
+    let anthropic = vec![
+        ("x-api-key", KEY.to_string()),
+        ("anthropic-version", "2023-06-01".into()),
+    ];
+    let gemini = vec![("x-goog-api-key", KEY.to_string())];
     assert_eq!(
-        r.json(),
+        get("/v1/models/m-openai", openai).await.json(),
         json!({"id": "m-openai", "object": "model", "created": 0, "owned_by": "tollgate"})
     );
-    let anthropic = [("x-api-key", KEY), ("anthropic-version", "2023-06-01")];
-    let r = send(gw.addr, "GET", "/v1/models/m-openai", &anthropic, b"").await;
-    assert_eq!(r.json()["type"], "model");
-    let r = send(
-        gw.addr,
-        "GET",
-        "/v1beta/models/m-gemini",
-        &[("x-goog-api-key", KEY)],
-        b"",
-    )
-    .await;
-    assert_eq!(r.json()["name"], "models/m-gemini");
+    assert_eq!(
+        get("/v1/models/m-openai", anthropic).await.json()["type"],
+        "model"
+    );
+    assert_eq!(
+        get("/v1beta/models/m-gemini", gemini.clone()).await.json()["name"],
+        "models/m-gemini"
+    );
     // google-genai on `v1` asks the OpenAI-looking path, with its own key header.
-    let r = send(
-        gw.addr,
-        "GET",
-        "/v1/models/m-gemini",
-        &[("x-goog-api-key", KEY)],
-        b"",
-    )
-    .await;
-    assert_eq!(r.json()["name"], "models/m-gemini");
-    let r = send(
-        gw.addr,
-        "GET",
-        "/v1beta/models/nope",
-        &[("x-goog-api-key", KEY)],
-        b"",
-    )
-    .await;
+    assert_eq!(
+        get("/v1/models/m-gemini", gemini.clone()).await.json()["name"],
+        "models/m-gemini"
+    );
+    let r = get("/v1beta/models/nope", gemini).await;
     assert_eq!(
         (r.status, r.json()["error"]["status"].clone()),
         (404, json!("NOT_FOUND"))

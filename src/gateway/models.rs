@@ -6,7 +6,7 @@ use super::route::Matched;
 use super::{respond, Failure, Shared};
 use crate::auth::ApiKey;
 use crate::dialect::errors::ErrorKind;
-use crate::dialect::{openai, Dialect};
+use crate::dialect::Dialect;
 use crate::error::{clip, GatewayError};
 use bytes::Bytes;
 use pingora::proxy::Session;
@@ -34,6 +34,11 @@ fn anthropic_list(ids: &[&str]) -> Bytes {
     )
 }
 
+fn openai_list(ids: &[&str]) -> Bytes {
+    let data: Vec<Value> = ids.iter().map(|id| openai_model(id)).collect();
+    Bytes::from(json!({"object": "list", "data": data}).to_string())
+}
+
 fn gemini_list(ids: &[&str]) -> Bytes {
     let models: Vec<Value> = ids.iter().map(|id| gemini_model(id)).collect();
     Bytes::from(json!({"models": models}).to_string())
@@ -58,7 +63,7 @@ pub async fn list(
     let body = match matched.dialect {
         Dialect::Gemini => gemini_list(&ids),
         _ if anthropic_client => anthropic_list(&ids),
-        _ => openai::models_list(ids.iter().copied()),
+        _ => openai_list(&ids),
     };
     respond::whole(session, 200, "application/json", &[], body)
         .await

@@ -100,15 +100,6 @@ pub fn answer_for_client(body: Bytes, client_model: Option<&str>) -> Option<Chat
     Some(ChatAnswer { body, usage })
 }
 
-/// `GET /v1/models` in OpenAI's list shape.
-pub fn models_list<'a>(ids: impl IntoIterator<Item = &'a str>) -> Bytes {
-    let data: Vec<serde_json::Value> = ids
-        .into_iter()
-        .map(|id| serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "tollgate"}))
-        .collect();
-    Bytes::from(serde_json::json!({"object": "list", "data": data}).to_string())
-}
-
 const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
 
 /// Relays an OpenAI Chat stream to an OpenAI Chat client: events pass through byte for byte,
