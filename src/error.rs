@@ -1,8 +1,9 @@
 //! The one error type of the request path.
 //!
 //! A [`GatewayError`] carries its canonical kind (how it is rendered to the client), a message
-//! safe to show the client, and whether another provider may be tried: the retry decision
-//! travels with the error instead of being guessed later.
+//! safe to show the client, the provider it came from, and whether another provider may be
+//! tried: the retry decision travels with the error instead of being guessed later, as it does
+//! in Pingora's own error type.
 
 use crate::dialect::errors::ErrorKind;
 use crate::dialect::Dialect;
@@ -31,13 +32,38 @@ pub struct ProviderReply {
     pub dialect: Dialect,
 }
 
+/// What a failed attempt means for the rest of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Final: no other provider would answer differently (a bad request, a client gone).
+    No,
+    /// Another candidate, or this one again on the next round, may succeed (a timeout, a 5xx,
+    /// a broken answer).
+    Next,
+    /// Another candidate may succeed, but not this provider again in this request: it rejected
+    /// the gateway's key or rate-limited it, and will not do better a moment later.
+    AvoidProvider,
+}
+
+impl Retry {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Retry::No => "no",
+            Retry::Next => "next",
+            Retry::AvoidProvider => "avoid_provider",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct GatewayError {
     pub kind: ErrorKind,
     /// English, for the client; never a key, never a stack trace.
     pub message: String,
-    /// Another attempt (on the next candidate) may succeed.
-    pub retryable: bool,
+    /// Whether another attempt may succeed, and where.
+    pub retry: Retry,
+    /// The provider whose attempt failed; `None` for the gateway's own errors.
+    pub provider: Option<String>,
     /// The provider's answer, passed through to the client when it is the final error.
     pub reply: Option<ProviderReply>,
     /// The provider's HTTP status, when the error is its answer.
@@ -51,7 +77,8 @@ impl GatewayError {
         GatewayError {
             kind,
             message: message.into(),
-            retryable: false,
+            retry: Retry::No,
+            provider: None,
             reply: None,
             upstream_status: None,
             headers: Vec::new(),
@@ -67,8 +94,19 @@ impl GatewayError {
         .with_header("retry-after", "1")
     }
 
+    /// Another candidate may succeed.
     pub fn retryable(mut self) -> Self {
-        self.retryable = true;
+        self.retry = Retry::Next;
+        self
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.retry != Retry::No
+    }
+
+    /// Names the provider whose attempt this was.
+    pub fn from_provider(mut self, name: &str) -> Self {
+        self.provider = Some(name.to_owned());
         self
     }
 
@@ -89,7 +127,11 @@ impl GatewayError {
 
 impl std::fmt::Display for GatewayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}: {}", self.kind, self.message)
+        write!(f, "{:?}: {}", self.kind, self.message)?;
+        if let Some(p) = &self.provider {
+            write!(f, " (provider {p}, retry: {})", self.retry.as_str())?;
+        }
+        Ok(())
     }
 }
 

@@ -428,6 +428,9 @@ async fn a_providers_own_4xx_passes_through_but_its_auth_failure_does_not() {
         r.json(),
         json!({"error": {"message": "Invalid value for 'temperature'.", "type": "invalid_request_error", "param": null, "code": "invalid_value"}})
     );
+    // The provider's own verdict on the request is final: no other provider is asked.
+    gw.log_with(r#"status=400 route="generate" key="tester" model="gpt-4o-mini" provider="alpha" stream=false attempts=1 retry="no""#)
+        .await;
 
     // A provider that rejects the gateway's own key: the client learns it is the gateway's
     // fault (502), and never sees the provider's message, which quotes part of that key.

@@ -140,6 +140,9 @@ async fn attempts_are_capped_and_the_last_providers_error_is_passed_through() {
     assert_eq!(r.status, 500);
     assert_eq!(r.json()["error"]["type"], "server_error");
     assert_eq!(a.requests().len(), 2, "one provider, two attempts");
+    // The log line names the provider the final error came from and its retry decision.
+    gw.log_with(r#"status=500 route="generate" key="tester" model="gpt-4o-mini" provider="a" stream=false attempts=2 retry="next""#)
+        .await;
 
     // A single provider that fails once is retried and succeeds.
     a.set_default(Behavior::default());
@@ -158,6 +161,8 @@ async fn attempts_are_capped_and_the_last_providers_error_is_passed_through() {
         json!({"error": {"message": "Rate limit reached for requests. Please try again in 1s.",
                "type": "requests", "param": null, "code": "rate_limit_exceeded"}})
     );
+    gw.log_with(r#"status=429 route="generate" key="tester" model="gpt-4o-mini" provider="a" stream=false attempts=1 retry="avoid_provider""#)
+        .await;
     assert_eq!(a.requests().len(), 5);
 }
 

@@ -3,6 +3,7 @@
 use crate::budget::Reservation;
 use crate::dialect::usage::Usage;
 use crate::dialect::Dialect;
+use crate::error::Retry;
 use crate::gateway::route::Route;
 use crate::inflight::InflightGuard;
 use std::time::Instant;
@@ -17,8 +18,10 @@ pub struct RequestCtx {
     pub key_name: Option<String>,
     pub model: Option<String>,
     pub stream: bool,
-    /// The provider that answered.
+    /// The provider that answered, or whose error was the last.
     pub provider: Option<String>,
+    /// The retry decision of the error the request ended with.
+    pub retry: Option<Retry>,
     pub attempts: u32,
     pub usage: Option<Usage>,
     /// Why the request did not end well, for the log line.
@@ -38,6 +41,7 @@ impl RequestCtx {
             model: None,
             stream: false,
             provider: None,
+            retry: None,
             attempts: 0,
             usage: None,
             failure: None,

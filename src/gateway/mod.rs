@@ -21,7 +21,7 @@ use crate::auth::{self, KeyStore};
 use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::dialect::errors::ErrorKind;
-use crate::error::{clip, GatewayError};
+use crate::error::{clip, GatewayError, Retry};
 use crate::inflight::Inflight;
 use crate::redact::Redactor;
 use crate::routing::Router;
@@ -148,6 +148,10 @@ impl ProxyHttp for Gateway {
             Ok(()) => {}
             Err(Failure::Gateway(e)) => {
                 ctx.failure = Some(e.message.clone());
+                ctx.retry = Some(e.retry);
+                if e.provider.is_some() {
+                    ctx.provider.clone_from(&e.provider);
+                }
                 if respond::error(session, ctx.dialect, &e).await.is_err() {
                     session.set_keepalive(None);
                 } else if matches!(e.kind, ErrorKind::PayloadTooLarge | ErrorKind::Overloaded) {
@@ -197,6 +201,7 @@ impl ProxyHttp for Gateway {
             provider = ctx.provider.as_deref().unwrap_or("-"),
             stream = ctx.stream,
             attempts = ctx.attempts,
+            retry = ctx.retry.map_or("-", Retry::as_str),
             input_tokens = usage.input_total,
             output_tokens = usage.output_total,
             ms = ctx.started.elapsed().as_millis() as u64,

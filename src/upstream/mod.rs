@@ -10,7 +10,7 @@ use crate::budget::{MemoryBudget, Reservation};
 use crate::config::Provider;
 use crate::dialect::errors::ErrorKind;
 use crate::dialect::Dialect;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Retry};
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use std::sync::Arc;
@@ -80,8 +80,7 @@ impl Upstream {
             ErrorKind::NoProvider,
             "no provider is configured for this model",
         );
-        // Providers not to return to in this request: one that rejected the gateway's key or
-        // rate-limited it will not do better a moment later.
+        // Providers not to return to in this request (`Retry::AvoidProvider`).
         let mut shunned: Vec<&str> = Vec::new();
         let mut turn = candidates.iter().cycle();
         while *attempts < self.max_attempts {
@@ -95,14 +94,16 @@ impl Upstream {
             *attempts += 1;
             match self.attempt(provider, body_for(provider)).await {
                 Ok(reply) => return Ok(reply),
-                Err(e) if e.retryable => {
-                    tracing::info!(provider = %provider.name, attempt = *attempts, error = %e, "attempt failed");
-                    if matches!(e.upstream_status, Some(401 | 403 | 429)) {
-                        shunned.push(&provider.name);
+                Err(e) => {
+                    let e = e.from_provider(&provider.name);
+                    match e.retry {
+                        Retry::No => return Err(e),
+                        Retry::AvoidProvider => shunned.push(&provider.name),
+                        Retry::Next => {}
                     }
+                    tracing::info!(attempt = *attempts, error = %e, "attempt failed");
                     last = e;
                 }
-                Err(e) => return Err(e),
             }
         }
         Err(last)
@@ -221,6 +222,11 @@ fn provider_error(status: u16, body: Bytes, dialect: Dialect) -> GatewayError {
             format!("the provider answered with status {status} and a body that is not JSON"),
         ),
     };
+    // A provider that rejected the gateway's key or rate-limited it will not do better a
+    // moment later; others may.
+    if e.is_retryable() && matches!(status, 401 | 403 | 429) {
+        e.retry = Retry::AvoidProvider;
+    }
     e.upstream_status = Some(status);
     e
 }
