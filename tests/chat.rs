@@ -349,6 +349,40 @@ async fn the_first_event_arrives_while_the_provider_holds_back_the_rest() {
 }
 
 #[tokio::test]
+async fn usage_is_always_asked_of_the_provider_but_shown_only_to_clients_that_asked() {
+    let (m, gw) = one_provider("").await;
+    let body = streaming("gpt-4o-mini");
+    let all = String::from_utf8(open_stream(&gw, &body).await.body().await).unwrap();
+    // The provider was asked, after the client's own bytes.
+    let sent = String::from_utf8(m.requests()[0].body.to_vec()).unwrap();
+    let client = body.to_string();
+    assert_eq!(
+        sent,
+        format!(
+            "{},\"stream_options\":{{\"include_usage\":true}}}}",
+            &client[..client.len() - 1]
+        )
+    );
+    // The client did not ask: no usage-only chunk reaches it, but the log has the numbers.
+    assert!(!all.contains("\"choices\":[]"), "{all}");
+    assert!(!all.contains("prompt_tokens"), "{all}");
+    assert!(all.ends_with("data: [DONE]\n\n"));
+    assert_eq!(all.matches("data: ").count(), 6, "{all}");
+    gw.log_with("stream=true attempts=1 retry=\"-\" input_tokens=3 output_tokens=3")
+        .await;
+
+    // A client that asked gets the chunk, and the provider gets the body as it came.
+    let mut body = streaming("gpt-4o-mini");
+    body["stream_options"] = json!({"include_usage": true});
+    let all = String::from_utf8(open_stream(&gw, &body).await.body().await).unwrap();
+    assert_eq!(m.requests()[1].body, body.to_string().as_bytes());
+    assert!(
+        all.contains("\"choices\":[],\"usage\":{\"prompt_tokens\":3"),
+        "{all}"
+    );
+}
+
+#[tokio::test]
 async fn events_split_across_provider_writes_reach_the_client_whole() {
     let (m, gw) = one_provider("").await;
     m.set_default(Behavior {

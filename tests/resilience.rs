@@ -400,7 +400,9 @@ async fn the_stream_ends_at_done_even_when_the_provider_keeps_its_body_open() {
         "the client waited for the provider's close"
     );
     let text = r.text();
-    assert!(text.ends_with(" a!\"},\"logprobs\":null,\"finish_reason\":null}]}\n\ndata: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o-mini\",\"service_tier\":\"default\",\"system_fingerprint\":null,\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"), "{text}");
+    // The provider was asked for usage on the client's behalf, so its chunks carry
+    // `"usage":null`; the usage-only chunk is not passed on.
+    assert!(text.ends_with(" a!\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\ndata: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o-mini\",\"service_tier\":\"default\",\"system_fingerprint\":null,\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}\n\ndata: [DONE]\n\n"), "{text}");
     assert!(!text.contains("\"error\""), "{text}");
 }
 

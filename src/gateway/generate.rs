@@ -166,10 +166,16 @@ pub async fn handle(
             Some((*name, value.to_string()))
         })
         .collect();
+    // A Chat provider is always asked for usage in its stream, which metering needs; what the
+    // client did not ask for it does not see.
+    let chat_stream = matched.dialect == Dialect::OpenAiChat && probe.stream;
+    let usage_asked = chat_stream && openai::asks_for_usage(&body);
     let outgoing = |p: &Provider| {
         let model = p.upstream_model(&probe.model).to_string();
         let same = p.dialect == matched.dialect;
-        let body = if same {
+        let body = if same && chat_stream {
+            openai::asking_for_usage(&passthrough(&body, &probe, &model))
+        } else if same {
             passthrough(&body, &probe, &model)
         } else {
             codec(p.dialect).encode_request(&ir, &model)
@@ -219,10 +225,15 @@ pub async fn handle(
                 == Dialect::OpenAiChat
                 && matched.dialect == Dialect::OpenAiChat
             {
-                Box::new(ChatPassthrough::new(
+                let relay = ChatPassthrough::new(
                     renamed.then_some(probe.model.as_str()),
                     server.max_event_bytes,
-                ))
+                );
+                Box::new(if usage_asked {
+                    relay
+                } else {
+                    relay.hiding_usage()
+                })
             } else {
                 Box::new(Converter::new(
                     codec(provider.dialect).decoder(server.max_event_bytes),
