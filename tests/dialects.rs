@@ -559,3 +559,92 @@ async fn an_error_that_comes_as_the_first_event_fails_over_to_the_next_provider(
         json!({"type": "error", "error": {"type": "api_error", "message": "Overloaded"}})
     );
 }
+
+/// Streams as providers of Anthropic, Responses and Gemini write them, with what only their
+/// own dialect can say: a server tool's blocks and a citation, a built-in web search item,
+/// grounding metadata.
+const ANTHROPIC_STREAM: &str = concat!(
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-up\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,\"output_tokens\":1}}}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\",\"name\":\"web_search\",\"input\":{}}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"query\\\":\\\"tollgate\\\"}\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"web_search_tool_result\",\"tool_use_id\":\"srvtoolu_1\",\"content\":[{\"type\":\"web_search_result\",\"url\":\"https://example.com\",\"title\":\"Example\",\"encrypted_content\":\"abc\"}]}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"citations_delta\",\"citation\":{\"type\":\"web_search_result_location\",\"url\":\"https://example.com\",\"title\":\"Example\",\"encrypted_index\":\"x\",\"cited_text\":\"It is a gateway.\"}}}\n\n",
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":2,\"delta\":{\"type\":\"text_delta\",\"text\":\"A gateway.\"}}\n\n",
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":2}\n\n",
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":9,\"server_tool_use\":{\"web_search_requests\":1}}}\n\n",
+    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+);
+
+const RESPONSES_STREAM: &str = concat!(
+    "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"created_at\":1700000000,\"status\":\"in_progress\",\"model\":\"m-openai-responses\",\"output\":[],\"usage\":null}}\n\n",
+    "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":1,\"output_index\":0,\"item\":{\"id\":\"ws_1\",\"type\":\"web_search_call\",\"status\":\"in_progress\"}}\n\n",
+    "event: response.web_search_call.completed\ndata: {\"type\":\"response.web_search_call.completed\",\"sequence_number\":2,\"output_index\":0,\"item_id\":\"ws_1\"}\n\n",
+    "event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"sequence_number\":3,\"output_index\":0,\"item\":{\"id\":\"ws_1\",\"type\":\"web_search_call\",\"status\":\"completed\",\"action\":{\"type\":\"search\",\"query\":\"tollgate\"}}}\n\n",
+    "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":4,\"output_index\":1,\"item\":{\"id\":\"msg_1\",\"type\":\"message\",\"status\":\"in_progress\",\"role\":\"assistant\",\"content\":[]}}\n\n",
+    "event: response.content_part.added\ndata: {\"type\":\"response.content_part.added\",\"sequence_number\":5,\"item_id\":\"msg_1\",\"output_index\":1,\"content_index\":0,\"part\":{\"type\":\"output_text\",\"text\":\"\",\"annotations\":[]}}\n\n",
+    "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":6,\"item_id\":\"msg_1\",\"output_index\":1,\"content_index\":0,\"delta\":\"A gateway.\"}\n\n",
+    "event: response.output_text.annotation.added\ndata: {\"type\":\"response.output_text.annotation.added\",\"sequence_number\":7,\"item_id\":\"msg_1\",\"output_index\":1,\"content_index\":0,\"annotation_index\":0,\"annotation\":{\"type\":\"url_citation\",\"url\":\"https://example.com\",\"start_index\":0,\"end_index\":10,\"title\":\"Example\"}}\n\n",
+    "event: response.output_text.done\ndata: {\"type\":\"response.output_text.done\",\"sequence_number\":8,\"item_id\":\"msg_1\",\"output_index\":1,\"content_index\":0,\"text\":\"A gateway.\"}\n\n",
+    "event: response.content_part.done\ndata: {\"type\":\"response.content_part.done\",\"sequence_number\":9,\"item_id\":\"msg_1\",\"output_index\":1,\"content_index\":0,\"part\":{\"type\":\"output_text\",\"text\":\"A gateway.\",\"annotations\":[]}}\n\n",
+    "event: response.output_item.done\ndata: {\"type\":\"response.output_item.done\",\"sequence_number\":10,\"output_index\":1,\"item\":{\"id\":\"msg_1\",\"type\":\"message\",\"status\":\"completed\",\"role\":\"assistant\",\"content\":[{\"type\":\"output_text\",\"text\":\"A gateway.\",\"annotations\":[]}]}}\n\n",
+    "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":11,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"created_at\":1700000000,\"status\":\"completed\",\"model\":\"m-openai-responses\",\"output\":[],\"usage\":{\"input_tokens\":20,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":4,\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":24}}}\n\n",
+);
+
+const GEMINI_STREAM: &str = concat!(
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"A gateway.\"}],\"role\": \"model\"},\"index\": 0}],\"modelVersion\": \"gemini-up\",\"responseId\": \"r1\"}\r\n\r\n",
+    "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"\"}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0,\"groundingMetadata\": {\"webSearchQueries\": [\"tollgate\"],\"groundingChunks\": [{\"web\": {\"uri\": \"https://example.com\",\"title\": \"Example\"}}]}}],\"usageMetadata\": {\"promptTokenCount\": 7,\"candidatesTokenCount\": 3,\"totalTokenCount\": 10},\"modelVersion\": \"gemini-up\",\"responseId\": \"r1\"}\r\n\r\n",
+);
+
+#[tokio::test]
+async fn same_dialect_streams_reach_the_client_as_the_provider_wrote_them() {
+    let (m, gw) = gateway().await;
+    for (dialect, stream) in [
+        ("openai-responses", RESPONSES_STREAM),
+        ("gemini", GEMINI_STREAM),
+    ] {
+        m.push(Behavior {
+            raw: Some(("text/event-stream".into(), stream.into())),
+            ..Behavior::default()
+        });
+        let r = ask(&gw, dialect, dialect, true).await;
+        assert_eq!(r.status, 200, "{dialect}: {}", r.text());
+        assert_eq!(r.text(), stream, "{dialect}");
+    }
+    gw.log_with(r#"model="m-openai-responses" provider="p-openai-responses" stream=true attempts=1 retry="-" input_tokens=20 output_tokens=4"#)
+        .await;
+    gw.log_with(r#"model="m-gemini" provider="p-gemini" stream=true attempts=1 retry="-" input_tokens=7 output_tokens=3"#)
+        .await;
+
+    // A renamed model gets the client's name back, and nothing else changes.
+    let a = mock("anthropic").await;
+    let yaml = format!(
+        "providers:\n  - {{ name: up, dialect: anthropic, base_url: \"http://{}\", api_key: {UPSTREAM_KEY}, models: [claude-client], model_map: {{ claude-client: claude-up }} }}\n{}",
+        a.addr(),
+        keys()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    a.push(Behavior {
+        raw: Some(("text/event-stream".into(), ANTHROPIC_STREAM.into())),
+        ..Behavior::default()
+    });
+    let (path, body) = request("anthropic", "claude-client", true);
+    let r = send(
+        gw.addr,
+        "POST",
+        &path,
+        &[("x-api-key", KEY), ("anthropic-version", "2023-06-01")],
+        body.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.text(),
+        ANTHROPIC_STREAM.replace("\"model\":\"claude-up\"", "\"model\":\"claude-client\"")
+    );
+    assert_eq!(a.requests()[0].json()["model"], "claude-up");
+    gw.log_with(r#"model="claude-client" provider="up" stream=true attempts=1 retry="-" input_tokens=12 output_tokens=9"#)
+        .await;
+}

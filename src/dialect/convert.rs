@@ -1,5 +1,6 @@
 //! A stream converted between two dialects: the provider's decoder into internal events, the
-//! client's encoder out of them. Same-dialect streams never come here: they pass through.
+//! client's encoder out of them. Same-dialect streams pass through (`passthrough.rs`, which
+//! runs one of these on the side only to watch the stream).
 
 use super::errors::ErrorKind;
 use super::ir::Event;

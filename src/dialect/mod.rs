@@ -14,6 +14,7 @@ pub mod gemini;
 pub mod ir;
 pub mod json;
 pub mod openai;
+pub mod passthrough;
 pub mod responses;
 pub mod sse;
 pub mod stream;

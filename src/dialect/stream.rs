@@ -80,3 +80,16 @@ pub trait StreamEncoder: Send {
     /// byte; the stream is over after it.
     fn fail(&mut self, kind: ErrorKind, message: &str, out: &mut BytesMut);
 }
+
+/// What a translator writes for `input` delivered in two chunks, cut at `cut`.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn push_in_two(t: &mut dyn StreamTranslator, input: &[u8], cut: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for part in [&input[..cut], &input[cut..]] {
+        if let Some(b) = t.push(Bytes::copy_from_slice(part)).unwrap() {
+            out.extend_from_slice(&b);
+        }
+    }
+    out
+}

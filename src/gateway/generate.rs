@@ -16,6 +16,7 @@ use crate::dialect::errors::ErrorKind;
 use crate::dialect::ir::Request;
 use crate::dialect::json::{splice, string_literal, top_level_span};
 use crate::dialect::openai::{self, ChatPassthrough};
+use crate::dialect::passthrough::Passthrough;
 use crate::dialect::stream::StreamTranslator;
 use crate::dialect::Dialect;
 use crate::error::{clip, GatewayError};
@@ -220,27 +221,17 @@ pub async fn handle(
         Reply::Streaming(exchange) => {
             ctx.provider = Some(exchange.provider.name.clone());
             let provider = exchange.provider.clone();
-            let renamed = provider.upstream_model(&probe.model) != probe.model;
-            let mut translator: Box<dyn StreamTranslator> = if provider.dialect
-                == Dialect::OpenAiChat
-                && matched.dialect == Dialect::OpenAiChat
-            {
-                let relay = ChatPassthrough::new(
-                    renamed.then_some(probe.model.as_str()),
-                    server.max_event_bytes,
-                );
-                Box::new(if usage_asked {
-                    relay
-                } else {
-                    relay.hiding_usage()
-                })
-            } else {
-                Box::new(Converter::new(
-                    codec(provider.dialect).decoder(server.max_event_bytes),
-                    client.encoder(&probe.model, created, &ir, &matched.facts),
-                ))
-            };
             let content_type = client.stream_content_type(&matched.facts);
+            let mut translator = translator(
+                client,
+                &provider,
+                matched,
+                &probe,
+                &ir,
+                created,
+                server.max_event_bytes,
+                usage_asked,
+            );
             relay::stream(
                 session,
                 ctx,
@@ -252,6 +243,48 @@ pub async fn handle(
             .await
             .map_err(|_| Failure::ClientGone)
         }
+    }
+}
+
+/// What turns the provider's stream into the client's: a relay of the provider's own bytes
+/// when both speak one dialect and framing, a conversion otherwise.
+#[allow(clippy::too_many_arguments)]
+fn translator(
+    client: &dyn Codec,
+    provider: &Provider,
+    matched: &Matched,
+    probe: &Probe,
+    ir: &Request,
+    created: u64,
+    max_event: usize,
+    usage_asked: bool,
+) -> Box<dyn StreamTranslator> {
+    let upstream_model = provider.upstream_model(&probe.model);
+    let renamed = upstream_model != probe.model;
+    let watch = || {
+        Converter::new(
+            codec(provider.dialect).decoder(max_event),
+            client.encoder(&probe.model, created, ir, &matched.facts),
+        )
+    };
+    // A Gemini client without `alt=sse` gets a JSON array made from the SSE asked of the
+    // provider.
+    let sse = client.stream_content_type(&matched.facts) == "text/event-stream";
+    if provider.dialect != matched.dialect || !sse {
+        Box::new(watch())
+    } else if matched.dialect == Dialect::OpenAiChat {
+        let relay = ChatPassthrough::new(renamed.then_some(probe.model.as_str()), max_event);
+        Box::new(if usage_asked {
+            relay
+        } else {
+            relay.hiding_usage()
+        })
+    } else {
+        Box::new(Passthrough::new(
+            watch(),
+            renamed.then_some((upstream_model, probe.model.as_str())),
+            max_event,
+        ))
     }
 }
 

@@ -262,15 +262,7 @@ mod tests {
 data: {\"id\":\"c\",\"model\":\"up\",\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1,\"total_tokens\":3}}\n\n\
 data: [DONE]\n\n";
 
-    fn run(t: &mut ChatPassthrough, input: &[u8], cut: usize) -> Vec<u8> {
-        let mut out = Vec::new();
-        for part in [&input[..cut], &input[cut..]] {
-            if let Some(b) = t.push(Bytes::copy_from_slice(part)).unwrap() {
-                out.extend_from_slice(&b);
-            }
-        }
-        out
-    }
+    use crate::dialect::stream::push_in_two as run;
 
     #[test]
     fn passthrough_is_byte_exact_at_any_split() {
