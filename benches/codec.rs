@@ -126,6 +126,7 @@ mod convert {
     use tollgate::dialect::codec::{codec, RouteFacts};
     use tollgate::dialect::convert::Converter;
     use tollgate::dialect::ir::{BlockKind, Delta, Event, Request, Stop};
+    use tollgate::dialect::passthrough::Passthrough;
     use tollgate::dialect::stream::StreamEncoder;
     use tollgate::dialect::usage::Usage;
     use tollgate::dialect::Dialect;
@@ -244,10 +245,19 @@ mod convert {
                 let id = format!("{}_to_{}", p.name(), client.name());
                 g.bench_function(id, |b| {
                     b.iter(|| {
-                        let mut t = Converter::new(
+                        // What the gateway runs for the pair: a relay of the provider's bytes
+                        // for one dialect, a conversion otherwise.
+                        let convert = Converter::new(
                             codec(p).decoder(1 << 20),
                             codec(client).encoder("m", 1, &req, &facts),
                         );
+                        let mut t: Box<dyn StreamTranslator> = match (p, client) {
+                            (Dialect::OpenAiChat, Dialect::OpenAiChat) => {
+                                Box::new(ChatPassthrough::new(None, 1 << 20))
+                            }
+                            _ if p == client => Box::new(Passthrough::new(convert, None, 1 << 20)),
+                            _ => Box::new(convert),
+                        };
                         for piece in &pieces {
                             let _ = black_box(t.push(piece.clone()));
                         }
