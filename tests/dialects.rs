@@ -345,6 +345,43 @@ async fn a_request_only_its_own_dialect_can_express_goes_to_that_dialect_only() 
 }
 
 #[tokio::test]
+async fn content_cached_at_google_goes_to_gemini_providers_only() {
+    let (m, gw) = gateway().await;
+    let body = json!({"cachedContent": "cachedContents/abc123",
+        "contents": [{"role": "user", "parts": [{"text": "and then?"}]}]})
+    .to_string();
+    let ask = |model: &str| {
+        let path = format!("/v1beta/models/{model}:generateContent");
+        let body = body.clone();
+        async move {
+            send(
+                gw.addr,
+                "POST",
+                &path,
+                &[("x-goog-api-key", KEY)],
+                body.as_bytes(),
+            )
+            .await
+        }
+    };
+    let r = ask("m-gemini").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(m.requests().last().unwrap().body, body.as_bytes());
+    let r = ask("m-anthropic").await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"error": {"code": 400, "status": "INVALID_ARGUMENT",
+            "message": "cachedContent refers to content cached by Google; only a Gemini provider can use it."}})
+    );
+    assert_eq!(
+        m.requests().len(),
+        1,
+        "nothing went to the Anthropic provider"
+    );
+}
+
+#[tokio::test]
 async fn anthropic_beta_flags_reach_anthropic_providers_only() {
     let (m, gw) = gateway().await;
     let (path, body) = request("anthropic", "m-anthropic", false);

@@ -3,7 +3,7 @@
 //!
 //! The model and the stream flag are in the URL, not the body. Fields the IR has no place for
 //! are kept in `Request::extras` under their Gemini names, so a request that goes back out to
-//! Gemini keeps them: `safetySettings`, `cachedContent` and other top-level fields as sent;
+//! Gemini keeps them: `safetySettings` and other top-level fields as sent;
 //! `tools` holds the built-in tools (`googleSearch`, `codeExecution`, …) that are not function
 //! declarations; `generationConfig` and `toolConfig` hold the members the IR does not map.
 
@@ -43,6 +43,13 @@ pub fn decode_request(body: &[u8], model: &str, stream: bool) -> Result<Request,
     let obj = v.as_object().ok_or(invalid(
         "Invalid JSON payload received. The body must be an object.",
     ))?;
+    // Content cached at Google is a prompt no other provider can see: refused here, so the
+    // request goes to Gemini providers only, as it came.
+    if field(v, "cachedContent").is_some_and(|c| !c.is_null()) {
+        return Err(invalid(
+            "cachedContent refers to content cached by Google; only a Gemini provider can use it.",
+        ));
+    }
     let model = model.strip_prefix("models/").unwrap_or(model);
     if model.is_empty() {
         return Err(invalid("A model name is required in the request path."));
