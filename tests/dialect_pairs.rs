@@ -15,116 +15,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod pairs;
+
 use bytes::{Bytes, BytesMut};
+use pairs::*;
 use serde_json::{json, Value};
 use tollgate::dialect::convert::Converter;
 use tollgate::dialect::errors::ErrorKind;
-use tollgate::dialect::ir::{Answer, Block, BlockKind, Delta, Event, Request, Stop};
-use tollgate::dialect::stream::{Ended, StreamDecoder, StreamEncoder, StreamEnd, StreamTranslator};
+use tollgate::dialect::ir::{Block, BlockKind, Delta, Event, Request, Stop};
+use tollgate::dialect::stream::{Ended, StreamEnd, StreamTranslator};
 use tollgate::dialect::usage::Usage;
-use tollgate::dialect::{anthropic, gemini, openai, responses, Dialect};
-
-use Dialect::{
-    AnthropicMessages as Anthropic, Gemini, OpenAiChat as Chat, OpenAiResponses as Resp,
-};
-
-const ALL: [Dialect; 4] = [Chat, Resp, Anthropic, Gemini];
-
-/// The model the client asks for, and the name the provider knows it by.
-const CLIENT_MODEL: &str = "m";
-const UP_MODEL: &str = "up-model";
-const CREATED: u64 = 1_700_000_000;
-const MAX_EVENT: usize = 1 << 20;
-
-/// Runs `check` for every (client, provider) pair, and fails with the list of pairs that failed
-/// (each one's own message is printed above it), so one broken pair hides no other.
-fn for_each_pair(check: impl Fn(Dialect, Dialect) + std::panic::RefUnwindSafe) {
-    let failed: Vec<String> = ALL
-        .into_iter()
-        .flat_map(|c| ALL.into_iter().map(move |p| (c, p)))
-        .filter(|&(c, p)| std::panic::catch_unwind(|| check(c, p)).is_err())
-        .map(|(c, p)| format!("{c} client ← {p} provider"))
-        .collect();
-    assert!(failed.is_empty(), "failing pairs:\n{}", failed.join("\n"));
-}
-
-// ---------------------------------------------------------------------------------------------
-// The codecs, by dialect.
-// ---------------------------------------------------------------------------------------------
-
-fn decode_request(d: Dialect, body: &Value, stream: bool) -> Request {
-    let bytes = body.to_string();
-    let bytes = bytes.as_bytes();
-    let req = match d {
-        Chat => openai::decode_request(bytes),
-        Resp => responses::decode_request(bytes),
-        Anthropic => anthropic::decode_request(bytes),
-        // The model and the stream flag are in a Gemini request's URL.
-        Gemini => gemini::decode_request(bytes, &format!("models/{CLIENT_MODEL}"), stream),
-    };
-    req.unwrap_or_else(|e| panic!("{d} refused the request: {e:?}\n{body}"))
-}
-
-fn encode_request(d: Dialect, req: &Request) -> Value {
-    let bytes = match d {
-        Chat => openai::encode_request(req, UP_MODEL),
-        Resp => responses::encode_request(req, UP_MODEL),
-        Anthropic => anthropic::encode_request(req, UP_MODEL),
-        Gemini => gemini::encode_request(req, UP_MODEL),
-    };
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-fn decode_answer(d: Dialect, body: &Value) -> Answer {
-    let bytes = body.to_string();
-    let a = match d {
-        Chat => openai::decode_answer(bytes.as_bytes()),
-        Resp => responses::decode_answer(bytes.as_bytes()),
-        Anthropic => anthropic::decode_answer(bytes.as_bytes()),
-        Gemini => gemini::decode_answer(bytes.as_bytes()),
-    };
-    a.unwrap_or_else(|| panic!("{d} could not read its own answer\n{body}"))
-}
-
-/// The answer for a client that sent `req`, as the gateway writes it.
-fn encode_answer(d: Dialect, a: &Answer, req: &Request) -> Value {
-    let bytes = match d {
-        Chat => openai::encode_answer(a, CLIENT_MODEL, CREATED),
-        Resp => {
-            let tools = responses::ClientTools::from_request(req);
-            responses::encode_answer_for(a, CLIENT_MODEL, CREATED, &tools)
-        }
-        Anthropic => anthropic::encode_answer(a, CLIENT_MODEL, CREATED),
-        Gemini => gemini::encode_answer(a, CLIENT_MODEL, CREATED),
-    };
-    serde_json::from_slice(&bytes).unwrap()
-}
-
-fn decoder(d: Dialect) -> Box<dyn StreamDecoder> {
-    match d {
-        Chat => Box::new(openai::Decoder::new(MAX_EVENT)),
-        Resp => Box::new(responses::Decoder::new(MAX_EVENT)),
-        Anthropic => Box::new(anthropic::Decoder::new(MAX_EVENT)),
-        Gemini => Box::new(gemini::Decoder::new(MAX_EVENT)),
-    }
-}
-
-/// The stream writer for a client that sent `req`, as the gateway builds it.
-fn encoder(d: Dialect, req: &Request) -> Box<dyn StreamEncoder> {
-    match d {
-        Chat => Box::new(openai::Encoder::new(
-            CLIENT_MODEL,
-            CREATED,
-            req.stream_usage,
-        )),
-        Resp => {
-            let tools = responses::ClientTools::from_request(req);
-            Box::new(responses::Encoder::new(CLIENT_MODEL, CREATED).with_tools(tools))
-        }
-        Anthropic => Box::new(anthropic::Encoder::new(CLIENT_MODEL)),
-        Gemini => Box::new(gemini::Encoder::new(CLIENT_MODEL, gemini::Framing::Sse)),
-    }
-}
+use tollgate::dialect::{anthropic, Dialect};
 
 // ---------------------------------------------------------------------------------------------
 // Client requests: T1 and T3 (reference §6, §6.1).
@@ -985,29 +886,6 @@ fn summarise(d: Dialect, events: &[Event]) -> Said {
         call.2 = serde_json::from_str(&a).unwrap_or_else(|_| panic!("{d}: arguments {a:?}"));
     }
     said
-}
-
-/// The SSE events of a stream: (name, data).
-fn sse(stream: &str) -> Vec<(Option<String>, String)> {
-    let stream = stream.replace("\r\n", "\n");
-    stream
-        .split("\n\n")
-        .filter(|e| !e.is_empty())
-        .map(|e| {
-            let mut name = None;
-            let mut data = Vec::new();
-            for line in e.lines() {
-                if let Some(n) = line.strip_prefix("event: ") {
-                    name = Some(n.to_string());
-                } else if let Some(d) = line.strip_prefix("data: ") {
-                    data.push(d);
-                } else {
-                    panic!("not an SSE line: {line:?}");
-                }
-            }
-            (name, data.join("\n"))
-        })
-        .collect()
 }
 
 /// How the client's stream must end.
