@@ -1,5 +1,5 @@
-//! The official Python SDKs of the other dialects — anthropic, google-genai, and openai's
-//! Responses API — run against tollgate, each in front of providers of every dialect (see the
+//! The official Python SDKs — openai (Chat Completions and Responses), anthropic and
+//! google-genai — run against tollgate, each in front of providers of every dialect (see the
 //! scripts in tests/sdk/).
 //!
 //! The interpreter is `$TOLLGATE_PYTHON`, else `.venv/bin/python` (what `scripts/test`
@@ -116,6 +116,19 @@ async fn openai_sdk_responses_against_every_provider_dialect() {
         base,
         &gw,
         "openai sdk responses: text, streams and tool round trips ok",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn openai_sdk_chat_against_every_provider_dialect() {
+    let (_plain, _tools, gw) = gateway().await;
+    let base = format!("http://{}/v1", gw.addr);
+    run(
+        "openai_chat_dialects.py",
+        base,
+        &gw,
+        "openai sdk chat: text, streams, usage and tool round trips ok",
     )
     .await;
 }
