@@ -5,9 +5,9 @@
 //! answer, a stream and an error — all are here.
 
 use super::errors::{render, ErrorKind, RenderedError};
-use super::ir::{Answer, Request};
+use super::ir::{Answer, Block, Request};
 use super::stream::{StreamDecoder, StreamEncoder};
-use super::{anthropic, gemini, openai, responses, Dialect, InvalidRequest};
+use super::{anthropic, gemini, names, openai, responses, Dialect, InvalidRequest};
 use bytes::Bytes;
 
 /// What the route said about a request, beyond its body.
@@ -141,7 +141,7 @@ impl Codec for OpenAiChat {
         bearer(key)
     }
     fn encode_request(&self, req: &Request, model: &str) -> Bytes {
-        openai::encode_request(req, model)
+        openai::encode_request(&names::shortened(req), model)
     }
     fn decode_answer(&self, body: &[u8]) -> Option<Answer> {
         openai::decode_answer(body)
@@ -182,7 +182,7 @@ impl Codec for OpenAiResponses {
         bearer(key)
     }
     fn encode_request(&self, req: &Request, model: &str) -> Bytes {
-        responses::encode_request(req, model)
+        responses::encode_request(&names::shortened(req), model)
     }
     fn decode_answer(&self, body: &[u8]) -> Option<Answer> {
         responses::decode_answer(body)
@@ -307,14 +307,19 @@ impl Codec for Gemini {
         let model = route.model.as_deref().unwrap_or("");
         gemini::decode_request(body, model, route.stream)
     }
-    fn encode_answer(&self, a: &Answer, model: &str, created: u64, _req: &Request) -> Bytes {
-        gemini::encode_answer(a, model, created)
+    fn encode_answer(&self, a: &Answer, model: &str, created: u64, req: &Request) -> Bytes {
+        if gemini::wants_thoughts(req) || !a.blocks.iter().any(Block::is_thinking) {
+            return gemini::encode_answer(a, model, created);
+        }
+        let mut a = a.clone();
+        a.blocks.retain(|b| !b.is_thinking());
+        gemini::encode_answer(&a, model, created)
     }
     fn encoder(
         &self,
         model: &str,
         _created: u64,
-        _req: &Request,
+        req: &Request,
         route: &RouteFacts,
     ) -> Box<dyn StreamEncoder> {
         let framing = if route.sse {
@@ -322,7 +327,12 @@ impl Codec for Gemini {
         } else {
             gemini::Framing::JsonArray
         };
-        Box::new(gemini::Encoder::new(model, framing))
+        let encoder = gemini::Encoder::new(model, framing);
+        Box::new(if gemini::wants_thoughts(req) {
+            encoder
+        } else {
+            encoder.without_thoughts()
+        })
     }
     fn stream_content_type(&self, route: &RouteFacts) -> &'static str {
         // Without `alt=sse`, Gemini streams one JSON array, written as it grows.

@@ -4,6 +4,7 @@
 
 use super::errors::ErrorKind;
 use super::ir::Event;
+use super::names::LongNames;
 use super::stream::{
     Ended, StreamDecoder, StreamEncoder, StreamEnd, StreamFault, StreamTranslator,
 };
@@ -21,6 +22,8 @@ pub struct Converter {
     /// What the end of a cut stream completed (an open block closed), for `fail` to send
     /// before the error: dropped, the client would miss events its encoder counted as sent.
     cut_tail: BytesMut,
+    /// The client's names for tools that went up under short forms.
+    names: LongNames,
 }
 
 impl Converter {
@@ -32,7 +35,14 @@ impl Converter {
             usage: None,
             complete: false,
             cut_tail: BytesMut::new(),
+            names: LongNames::default(),
         }
+    }
+
+    /// Gives calls made under a tool's short form the client's name back.
+    pub fn with_long_names(mut self, names: LongNames) -> Self {
+        self.names = names;
+        self
     }
 
     /// Encodes the events decoded so far; `None` when they make no bytes.
@@ -41,7 +51,8 @@ impl Converter {
             return None;
         }
         let mut out = BytesMut::new();
-        for event in self.events.drain(..) {
+        for mut event in self.events.drain(..) {
+            self.names.restore_event(&mut event);
             match &event {
                 Event::Usage(u) => self.usage = Some(*u),
                 Event::Stop(_) | Event::Error { .. } => self.complete = true,

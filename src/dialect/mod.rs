@@ -13,6 +13,7 @@ pub mod errors;
 pub mod gemini;
 pub mod ir;
 pub mod json;
+pub mod names;
 pub mod openai;
 pub mod passthrough;
 pub mod responses;

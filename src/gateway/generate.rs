@@ -15,6 +15,7 @@ use crate::dialect::convert::Converter;
 use crate::dialect::errors::ErrorKind;
 use crate::dialect::ir::Request;
 use crate::dialect::json::{splice, string_literal, top_level_span};
+use crate::dialect::names::LongNames;
 use crate::dialect::openai::{self, ChatPassthrough};
 use crate::dialect::passthrough::Passthrough;
 use crate::dialect::stream::StreamTranslator;
@@ -266,6 +267,7 @@ fn translator(
             codec(provider.dialect).decoder(max_event),
             client.encoder(&probe.model, created, ir, &matched.facts),
         )
+        .with_long_names(LongNames::of(ir))
     };
     // A Gemini client without `alt=sse` gets a JSON array made from the SSE asked of the
     // provider.
@@ -309,9 +311,10 @@ fn answer(
             .ok_or_else(broken)?;
         return Ok((a.body, a.usage));
     }
-    let decoded = codec(provider.dialect)
+    let mut decoded = codec(provider.dialect)
         .decode_answer(&body)
         .ok_or_else(broken)?;
+    LongNames::of(ir).restore_answer(&mut decoded);
     let usage = decoded.usage;
     if provider.dialect == client.dialect() {
         // The provider's own bytes, with the client's model name put back where there is one.
