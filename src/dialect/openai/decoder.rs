@@ -148,7 +148,11 @@ impl Decoder {
             self.done = true;
             return Ok(());
         }
-        if !self.started {
+        // Azure's content-filter chunk comes first, with an empty id, model and `choices`:
+        // the stream's id and model come from the first real chunk.
+        let filter_chunk = v["id"].as_str().is_none_or(str::is_empty)
+            && v["choices"].as_array().is_none_or(Vec::is_empty);
+        if !self.started && !filter_chunk {
             self.started = true;
             out.push(Event::Start {
                 id: v["id"].as_str().unwrap_or("").to_string(),

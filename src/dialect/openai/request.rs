@@ -422,7 +422,9 @@ pub fn encode_request(req: &Request, model: &str) -> Bytes {
         body.insert("top_p".into(), json!(p));
     }
     if !req.stop.is_empty() {
-        body.insert("stop".into(), json!(req.stop));
+        // OpenAI takes at most four; more is a 400.
+        let stop: Vec<&String> = req.stop.iter().take(4).collect();
+        body.insert("stop".into(), json!(stop));
     }
     if let Some(f) = &req.output_format {
         let v = match f {
