@@ -194,7 +194,8 @@ fn effort_for(r: &Reasoning) -> Option<String> {
 /// What Responses cannot take is dropped: stop sequences and `top_k` (no such parameters),
 /// thinking blocks without OpenAI's own `encrypted_content`. Every system prompt becomes
 /// `instructions`. `store` is always false: the gateway keeps no state, and nothing may refer
-/// to stored items later (§5.5). Usage needs no asking: it is always in the terminal event.
+/// to stored items later (§5.5); reasoning is asked for in its encrypted form instead. Usage
+/// needs no asking: it is always in the terminal event.
 pub fn encode_request(req: &Request, model: &str) -> Bytes {
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
@@ -247,6 +248,9 @@ pub fn encode_request(req: &Request, model: &str) -> Bytes {
                 reasoning["summary"] = json!("auto");
             }
             body.insert("reasoning".into(), reasoning);
+            // With `store: false` the reasoning can only be replayed on the next turn (which
+            // tool loops need) if its encrypted form comes back, as Codex asks.
+            body.insert("include".into(), json!(["reasoning.encrypted_content"]));
         }
     }
     if let Some(u) = &req.user {
@@ -518,7 +522,8 @@ mod tests {
                 "tool_choice":{"type":"function","name":"f"},"parallel_tool_calls":false,
                 "max_output_tokens":100,"temperature":0.5,"top_p":0.9,
                 "text":{"format":{"type":"json_schema","name":"r","schema":{"type":"object"},"strict":true}},
-                "reasoning":{"effort":"low","summary":"auto"},"user":"u1","store":false})
+                "reasoning":{"effort":"low","summary":"auto"},
+                "include":["reasoning.encrypted_content"],"user":"u1","store":false})
         );
     }
 
