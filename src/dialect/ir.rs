@@ -93,6 +93,14 @@ impl Block {
             extras: Extras::new(),
         }
     }
+
+    /// The model's reasoning, readable or redacted.
+    pub fn is_thinking(&self) -> bool {
+        matches!(
+            self,
+            Block::Thinking { .. } | Block::RedactedThinking { .. }
+        )
+    }
 }
 
 /// Where an image's or a file's bytes are.

@@ -235,6 +235,16 @@ pub(super) fn decode_generation_config(
     Ok(())
 }
 
+/// Whether a Gemini client asked to see the model's thoughts (`includeThoughts`): without it
+/// Gemini answers with none, whatever the model thought.
+pub fn wants_thoughts(req: &Request) -> bool {
+    req.extras
+        .get("generationConfig")
+        .and_then(|g| field(g, "thinkingConfig"))
+        .and_then(|t| field(t, "includeThoughts"))
+        == Some(&Value::Bool(true))
+}
+
 /// Reads `thinkingConfig` into the IR and returns what it cannot hold (`includeThoughts`).
 fn decode_thinking(
     thinking: &Value,

@@ -34,6 +34,8 @@ pub struct Encoder {
     model: String,
     framing: Framing,
     response_id: String,
+    /// The client asked for thought parts (`includeThoughts`).
+    thoughts: bool,
     usage: Option<Usage>,
     /// The call being streamed; its arguments grow until its block stops.
     call: Option<ToolCall>,
@@ -56,6 +58,7 @@ impl Encoder {
             model: model.to_string(),
             framing,
             response_id: String::new(),
+            thoughts: true,
             usage: None,
             call: None,
             held: Vec::new(),
@@ -65,6 +68,12 @@ impl Encoder {
             ended: false,
             closed: false,
         }
+    }
+
+    /// Leaves the model's thoughts out, for a client that did not ask for them.
+    pub fn without_thoughts(mut self) -> Self {
+        self.thoughts = false;
+        self
     }
 
     fn write(&mut self, json: &[u8], out: &mut BytesMut) {
@@ -150,6 +159,7 @@ impl StreamEncoder for Encoder {
             }
             Event::BlockStart { .. } => self.end_call(),
             Event::Delta { delta, .. } => match delta {
+                Delta::Thinking(_) if !self.thoughts => {}
                 Delta::Text(t) | Delta::Thinking(t) if !t.is_empty() => {
                     self.flush_calls(out);
                     let part = if matches!(delta, Delta::Thinking(_)) {

@@ -18,6 +18,7 @@ mod schema;
 mod usage;
 
 pub use answer::{decode_answer, encode_answer, finish_reason, stop_from};
+pub use config::wants_thoughts;
 pub use decoder::{Decoder, DEFAULT_MAX_EVENT};
 pub use encoder::{Encoder, Framing};
 pub use errors::{error_message, retry_after_secs};

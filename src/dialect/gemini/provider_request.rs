@@ -4,7 +4,7 @@
 use super::parts::{call_part, media_part, split_call_id, text_part, SIGNATURE, WIRE_ID};
 use super::schema::for_gemini;
 use crate::dialect::ir::{
-    Block, OutputFormat, Reasoning, Request, Role, ToolCall, ToolChoice, Turn,
+    Block, OutputFormat, Reasoning, Request, Role, ToolCall, ToolChoice, ToolResult, Turn,
 };
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
@@ -82,25 +82,36 @@ fn content(turn: &Turn, before: &[Turn]) -> Option<Value> {
     let mut parts = Vec::with_capacity(turn.blocks.len());
     let role = match turn.role {
         Role::User => {
-            // Results first, as Gemini matches them to the calls of the turn before.
+            // Results first, as Gemini matches them to the calls of the turn before. Without
+            // ids it matches them by name, then position: results for several calls of one
+            // name go in the order of those calls.
+            let mut results: Vec<&ToolResult> = turn
+                .blocks
+                .iter()
+                .filter_map(|b| match b {
+                    Block::ToolResult(r) => Some(r),
+                    _ => None,
+                })
+                .collect();
+            if by_position(&results, before) {
+                results.sort_by_key(|r| call_position(before, &r.call_id));
+            }
             let mut media = Vec::new();
-            for b in &turn.blocks {
-                if let Block::ToolResult(r) = b {
-                    let call = find_call(before, &r.call_id);
-                    let name = call
-                        .map(|c| c.name.as_str())
-                        .or(r.name.as_deref())
-                        .unwrap_or(&r.call_id);
-                    let mut fr = Map::new();
-                    if let Some(id) = call.and_then(|c| c.extras.get(WIRE_ID)) {
-                        fr.insert("id".into(), id.clone());
-                    }
-                    fr.insert("name".into(), json!(name));
-                    fr.insert("response".into(), response_object(&r.content, r.is_error));
-                    parts.push(json!({"functionResponse": fr}));
-                    // Images a tool returned follow its result as parts of the same turn.
-                    media.extend(r.content.iter().filter_map(media_of));
+            for r in results {
+                let call = find_call(before, &r.call_id);
+                let name = call
+                    .map(|c| c.name.as_str())
+                    .or(r.name.as_deref())
+                    .unwrap_or(&r.call_id);
+                let mut fr = Map::new();
+                if let Some(id) = call.and_then(|c| c.extras.get(WIRE_ID)) {
+                    fr.insert("id".into(), id.clone());
                 }
+                fr.insert("name".into(), json!(name));
+                fr.insert("response".into(), response_object(&r.content, r.is_error));
+                parts.push(json!({"functionResponse": fr}));
+                // Images a tool returned follow its result as parts of the same turn.
+                media.extend(r.content.iter().filter_map(media_of));
             }
             parts.extend(media);
             for b in &turn.blocks {
@@ -145,6 +156,43 @@ fn media_of(b: &Block) -> Option<Value> {
 
 /// The call a result answers, looked up from the nearest turn back: a dialect without Gemini's
 /// ids may repeat an id in two turns, and the result belongs to the latest call.
+/// Whether Gemini can only tell these results apart by their order: it sees no ids for their
+/// calls, and two of them share a name.
+fn by_position(results: &[&ToolResult], before: &[Turn]) -> bool {
+    let calls: Vec<Option<&ToolCall>> = results
+        .iter()
+        .map(|r| find_call(before, &r.call_id))
+        .collect();
+    let ided = calls
+        .iter()
+        .any(|c| c.is_some_and(|c| c.extras.contains_key(WIRE_ID)));
+    let names: Vec<&str> = calls.iter().flatten().map(|c| c.name.as_str()).collect();
+    let repeated = names
+        .iter()
+        .enumerate()
+        .any(|(i, n)| names[..i].contains(n));
+    !ided && repeated
+}
+
+/// Where the call `call_id` stands among the calls of the last assistant turn (results of
+/// unknown calls go last, in their own order).
+fn call_position(before: &[Turn], call_id: &str) -> usize {
+    let calls = before
+        .iter()
+        .rev()
+        .find(|t| t.role == Role::Assistant)
+        .into_iter()
+        .flat_map(|t| &t.blocks)
+        .filter_map(|b| match b {
+            Block::ToolCall(c) => Some(c),
+            _ => None,
+        });
+    calls
+        .enumerate()
+        .find(|(_, c)| c.id == call_id || split_call_id(&c.id).0 == call_id)
+        .map_or(usize::MAX, |(i, _)| i)
+}
+
 fn find_call<'a>(before: &'a [Turn], call_id: &str) -> Option<&'a ToolCall> {
     before.iter().rev().find_map(|t| {
         t.blocks.iter().find_map(|b| match b {
