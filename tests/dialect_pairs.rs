@@ -20,7 +20,6 @@ mod pairs;
 use bytes::{Bytes, BytesMut};
 use pairs::*;
 use serde_json::{json, Value};
-use tollgate::dialect::convert::Converter;
 use tollgate::dialect::errors::ErrorKind;
 use tollgate::dialect::ir::{Block, BlockKind, Delta, Event, Request, Stop};
 use tollgate::dialect::stream::{Ended, StreamEnd, StreamTranslator};
@@ -1115,7 +1114,7 @@ struct Converted {
 /// does: the client's stream ends as soon as the converter says the terminal event passed, and
 /// a stream the provider cut ends with `fail`.
 fn convert(c: Dialect, p: Dialect, req: &Request, input: &str, piece: usize) -> Converted {
-    let mut conv = Converter::new(decoder(p), encoder(c, req));
+    let mut conv = converter(c, p, req);
     let mut out = BytesMut::new();
     let mut complete = false;
     for chunk in input.as_bytes().chunks(piece) {

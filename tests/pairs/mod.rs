@@ -4,9 +4,12 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
+use tollgate::dialect::codec::{codec, RouteFacts};
+use tollgate::dialect::convert::Converter;
 use tollgate::dialect::ir::{Answer, Request};
+use tollgate::dialect::names::LongNames;
 use tollgate::dialect::stream::{StreamDecoder, StreamEncoder};
-use tollgate::dialect::{anthropic, gemini, openai, responses, Dialect};
+use tollgate::dialect::Dialect;
 
 pub use Dialect::{
     AnthropicMessages as Anthropic, Gemini, OpenAiChat as Chat, OpenAiResponses as Resp,
@@ -37,77 +40,58 @@ pub fn for_each_pair(check: impl Fn(Dialect, Dialect) + std::panic::RefUnwindSaf
 // ---------------------------------------------------------------------------------------------
 
 pub fn decode_request(d: Dialect, body: &Value, stream: bool) -> Request {
-    let bytes = body.to_string();
-    let bytes = bytes.as_bytes();
-    let req = match d {
-        Chat => openai::decode_request(bytes),
-        Resp => responses::decode_request(bytes),
-        Anthropic => anthropic::decode_request(bytes),
-        // The model and the stream flag are in a Gemini request's URL.
-        Gemini => gemini::decode_request(bytes, &format!("models/{CLIENT_MODEL}"), stream),
+    // The model and the stream flag are in a Gemini request's URL.
+    let facts = RouteFacts {
+        model: (d == Gemini).then(|| format!("models/{CLIENT_MODEL}")),
+        stream,
+        sse: true,
     };
-    req.unwrap_or_else(|e| panic!("{d} refused the request: {e:?}\n{body}"))
+    codec(d)
+        .decode_request(body.to_string().as_bytes(), &facts)
+        .unwrap_or_else(|e| panic!("{d} refused the request: {e:?}\n{body}"))
 }
 
 pub fn encode_request(d: Dialect, req: &Request) -> Value {
-    let bytes = match d {
-        Chat => openai::encode_request(req, UP_MODEL),
-        Resp => responses::encode_request(req, UP_MODEL),
-        Anthropic => anthropic::encode_request(req, UP_MODEL),
-        Gemini => gemini::encode_request(req, UP_MODEL),
-    };
-    serde_json::from_slice(&bytes).unwrap()
+    serde_json::from_slice(&codec(d).encode_request(req, UP_MODEL)).unwrap()
 }
 
 pub fn decode_answer(d: Dialect, body: &Value) -> Answer {
-    let bytes = body.to_string();
-    let a = match d {
-        Chat => openai::decode_answer(bytes.as_bytes()),
-        Resp => responses::decode_answer(bytes.as_bytes()),
-        Anthropic => anthropic::decode_answer(bytes.as_bytes()),
-        Gemini => gemini::decode_answer(bytes.as_bytes()),
-    };
-    a.unwrap_or_else(|| panic!("{d} could not read its own answer\n{body}"))
+    codec(d)
+        .decode_answer(body.to_string().as_bytes())
+        .unwrap_or_else(|| panic!("{d} could not read its own answer\n{body}"))
 }
 
 /// The answer for a client that sent `req`, as the gateway writes it.
 pub fn encode_answer(d: Dialect, a: &Answer, req: &Request) -> Value {
-    let bytes = match d {
-        Chat => openai::encode_answer(a, CLIENT_MODEL, CREATED),
-        Resp => {
-            let tools = responses::ClientTools::from_request(req);
-            responses::encode_answer_for(a, CLIENT_MODEL, CREATED, &tools)
-        }
-        Anthropic => anthropic::encode_answer(a, CLIENT_MODEL, CREATED),
-        Gemini => gemini::encode_answer(a, CLIENT_MODEL, CREATED),
-    };
-    serde_json::from_slice(&bytes).unwrap()
+    serde_json::from_slice(&codec(d).encode_answer(a, CLIENT_MODEL, CREATED, req)).unwrap()
 }
 
 pub fn decoder(d: Dialect) -> Box<dyn StreamDecoder> {
-    match d {
-        Chat => Box::new(openai::Decoder::new(MAX_EVENT)),
-        Resp => Box::new(responses::Decoder::new(MAX_EVENT)),
-        Anthropic => Box::new(anthropic::Decoder::new(MAX_EVENT)),
-        Gemini => Box::new(gemini::Decoder::new(MAX_EVENT)),
-    }
+    codec(d).decoder(MAX_EVENT)
 }
 
-/// The stream writer for a client that sent `req`, as the gateway builds it.
+/// The stream writer for a client that sent `req`, as the gateway builds it (an SSE stream
+/// for a Gemini client).
 pub fn encoder(d: Dialect, req: &Request) -> Box<dyn StreamEncoder> {
-    match d {
-        Chat => Box::new(openai::Encoder::new(
-            CLIENT_MODEL,
-            CREATED,
-            req.stream_usage,
-        )),
-        Resp => {
-            let tools = responses::ClientTools::from_request(req);
-            Box::new(responses::Encoder::new(CLIENT_MODEL, CREATED).with_tools(tools))
-        }
-        Anthropic => Box::new(anthropic::Encoder::new(CLIENT_MODEL)),
-        Gemini => Box::new(gemini::Encoder::new(CLIENT_MODEL, gemini::Framing::Sse)),
-    }
+    let facts = RouteFacts {
+        model: None,
+        stream: true,
+        sse: true,
+    };
+    codec(d).encoder(CLIENT_MODEL, CREATED, req, &facts)
+}
+
+/// A provider's stream converted for a client that sent `req`, as the gateway builds it.
+pub fn converter(c: Dialect, p: Dialect, req: &Request) -> Converter {
+    Converter::new(decoder(p), encoder(c, req)).with_long_names(LongNames::of(req))
+}
+
+/// A provider's whole answer for a client that sent `req`, as the gateway writes it: tools
+/// that went up under short names come back under the client's.
+pub fn client_answer(c: Dialect, p: Dialect, body: &Value, req: &Request) -> Value {
+    let mut answer = decode_answer(p, body);
+    LongNames::of(req).restore_answer(&mut answer);
+    encode_answer(c, &answer, req)
 }
 
 /// The SSE events of a stream: (name, data).
