@@ -17,37 +17,23 @@
 
 mod pairs;
 
-use bytes::{Bytes, BytesMut};
 use pairs::*;
 use serde_json::{json, Value};
 use tollgate::dialect::errors::ErrorKind;
 use tollgate::dialect::ir::{Block, BlockKind, Delta, Event, Request, Stop};
-use tollgate::dialect::stream::{Ended, StreamEnd, StreamTranslator};
+use tollgate::dialect::stream::{Ended, StreamEnd};
 use tollgate::dialect::usage::Usage;
-use tollgate::dialect::{anthropic, Dialect};
+use tollgate::dialect::Dialect;
 
 // ---------------------------------------------------------------------------------------------
 // Client requests: T1 and T3 (reference §6, §6.1).
 // ---------------------------------------------------------------------------------------------
 
-fn schema() -> Value {
-    json!({"type":"object","properties":{"location":{"type":"string"}},"required":["location"]})
-}
-
 const RESULT: &str = r#"{"temp_c":18}"#;
-const ARGS: &str = r#"{"location":"Paris"}"#;
-/// The max tokens the Anthropic client's requests carry (Anthropic requires it).
-const CLIENT_MAX: u64 = 1024;
 
 /// T1: one user text. `stream` as the client says it (in the body, or for Gemini in the URL).
 fn t1(d: Dialect, stream: Stream) -> Value {
-    let mut body = match d {
-        Chat => json!({"model":CLIENT_MODEL,"messages":[{"role":"user","content":"Say hi."}]}),
-        Resp => json!({"model":CLIENT_MODEL,"input":"Say hi."}),
-        Anthropic => json!({"model":CLIENT_MODEL,"max_tokens":CLIENT_MAX,
-            "messages":[{"role":"user","content":"Say hi."}]}),
-        Gemini => json!({"contents":[{"role":"user","parts":[{"text":"Say hi."}]}]}),
-    };
+    let mut body = ask(d, "Say hi.");
     if stream != Stream::No && d != Gemini {
         body["stream"] = json!(true);
     }
@@ -63,13 +49,6 @@ enum Stream {
     Yes,
     /// Chat's `stream_options.include_usage`; the same as `Yes` elsewhere.
     WithUsage,
-}
-
-/// The assistant's tool call as a client sends it back in its history, and the id its result
-/// names (`None`: a Gemini call without one, matched by name).
-struct Echo {
-    assistant: Value,
-    id: Option<String>,
 }
 
 /// The call of §6.1, as each dialect's client has it.
@@ -101,65 +80,6 @@ fn canonical_echo(d: Dialect) -> Echo {
     }
 }
 
-/// The signature on the Gemini client's call in §6.1's T3.
-const CLIENT_SIGNATURE: &str = "c2lnLTE=";
-
-/// The call in a client's answer, as that client sends it back on the next turn: the answer's
-/// own message or items, unchanged.
-fn echo_of_answer(d: Dialect, answer: &Value) -> Echo {
-    match d {
-        Chat => {
-            let message = answer["choices"][0]["message"].clone();
-            let id = message["tool_calls"][0]["id"].as_str().map(str::to_string);
-            Echo {
-                assistant: message,
-                id,
-            }
-        }
-        Resp => {
-            let items = answer["output"].clone();
-            let id = items
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|i| i["type"] == "function_call")
-                .and_then(|i| i["call_id"].as_str())
-                .map(str::to_string);
-            Echo {
-                assistant: items,
-                id,
-            }
-        }
-        Anthropic => {
-            let content = answer["content"].clone();
-            let id = content
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|b| b["type"] == "tool_use")
-                .and_then(|b| b["id"].as_str())
-                .map(str::to_string);
-            Echo {
-                assistant: json!({"role":"assistant","content":content}),
-                id,
-            }
-        }
-        Gemini => {
-            let content = answer["candidates"][0]["content"].clone();
-            let id = content["parts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find_map(|p| p["functionCall"]["id"].as_str())
-                .map(str::to_string);
-            Echo {
-                assistant: content,
-                id,
-            }
-        }
-    }
-}
-
 /// T3, the second request of a tool round trip (§6.1), with `echo` as the assistant's call.
 fn t3(d: Dialect, echo: &Echo) -> Value {
     let id = echo.id.as_deref();
@@ -169,21 +89,21 @@ fn t3(d: Dialect, echo: &Echo) -> Value {
             {"role":"user","content":"Weather in Paris?"},
             echo.assistant,
             {"role":"tool","tool_call_id":id.unwrap(),"content":RESULT}],
-            "tools":[{"type":"function","function":{"name":"get_weather","parameters":schema()}}]}),
+            "tools":[{"type":"function","function":{"name":"get_weather","parameters":weather_schema()}}]}),
         Resp => {
             let mut input = vec![json!({"role":"user","content":"Weather in Paris?"})];
             input.extend(echo.assistant.as_array().unwrap().iter().cloned());
             input
                 .push(json!({"type":"function_call_output","call_id":id.unwrap(),"output":RESULT}));
             json!({"model":CLIENT_MODEL,"instructions":"You are terse.","input":input,
-                "tools":[{"type":"function","name":"get_weather","parameters":schema(),"strict":false}]})
+                "tools":[{"type":"function","name":"get_weather","parameters":weather_schema(),"strict":false}]})
         }
         Anthropic => json!({"model":CLIENT_MODEL,"max_tokens":CLIENT_MAX,"system":"You are terse.",
             "messages":[
                 {"role":"user","content":"Weather in Paris?"},
                 echo.assistant,
                 {"role":"user","content":[{"type":"tool_result","tool_use_id":id.unwrap(),"content":RESULT}]}],
-            "tools":[{"name":"get_weather","input_schema":schema()}]}),
+            "tools":[{"name":"get_weather","input_schema":weather_schema()}]}),
         Gemini => {
             let mut response = json!({"name":"get_weather","response":{"temp_c":18}});
             if let Some(id) = id {
@@ -193,7 +113,7 @@ fn t3(d: Dialect, echo: &Echo) -> Value {
                 {"role":"user","parts":[{"text":"Weather in Paris?"}]},
                 echo.assistant,
                 {"role":"user","parts":[{"functionResponse":response}]}],
-                "tools":[{"functionDeclarations":[{"name":"get_weather","parametersJsonSchema":schema()}]}]})
+                "tools":[{"functionDeclarations":[{"name":"get_weather","parametersJsonSchema":weather_schema()}]}]})
         }
     }
 }
@@ -201,20 +121,6 @@ fn t3(d: Dialect, echo: &Echo) -> Value {
 // ---------------------------------------------------------------------------------------------
 // What each provider must receive (§1, §3.5, §3.7, §3.10).
 // ---------------------------------------------------------------------------------------------
-
-/// The output limit the provider gets: the Anthropic client's, else none, except that an
-/// Anthropic provider requires one and gets the codec's default.
-fn with_max_tokens(p: Dialect, client: Dialect, mut body: Value) -> Value {
-    let max = (client == Anthropic).then_some(CLIENT_MAX);
-    match (p, max) {
-        (Chat, Some(n)) => body["max_completion_tokens"] = json!(n),
-        (Resp, Some(n)) => body["max_output_tokens"] = json!(n),
-        (Anthropic, n) => body["max_tokens"] = json!(n.unwrap_or(anthropic::DEFAULT_MAX_TOKENS)),
-        (Gemini, Some(n)) => body["generationConfig"] = json!({"maxOutputTokens": n}),
-        (_, None) => {}
-    }
-    body
-}
 
 fn expected_t1(p: Dialect, client: Dialect, stream: bool) -> Value {
     let mut body = match p {
@@ -250,19 +156,19 @@ fn expected_t3(p: Dialect, client: Dialect, id: &str, signature: Option<&str>) -
             {"role":"assistant","content":null,"tool_calls":[{"id":id,"type":"function",
                 "function":{"name":"get_weather","arguments":ARGS}}]},
             {"role":"tool","tool_call_id":id,"content":RESULT}],
-            "tools":[{"type":"function","function":{"name":"get_weather","parameters":schema()}}]}),
+            "tools":[{"type":"function","function":{"name":"get_weather","parameters":weather_schema()}}]}),
         Resp => json!({"model":UP_MODEL,"instructions":"You are terse.","input":[
             {"role":"user","content":"Weather in Paris?"},
             {"type":"function_call","call_id":id,"name":"get_weather","arguments":ARGS},
             {"type":"function_call_output","call_id":id,"output":RESULT}],
-            "tools":[{"type":"function","name":"get_weather","parameters":schema(),"strict":false}],
+            "tools":[{"type":"function","name":"get_weather","parameters":weather_schema(),"strict":false}],
             "store":false}),
         Anthropic => json!({"model":UP_MODEL,"system":"You are terse.","messages":[
             {"role":"user","content":"Weather in Paris?"},
             {"role":"assistant","content":[{"type":"tool_use","id":id,"name":"get_weather",
                 "input":{"location":"Paris"}}]},
             {"role":"user","content":[{"type":"tool_result","tool_use_id":id,"content":RESULT}]}],
-            "tools":[{"name":"get_weather","input_schema":schema()}]}),
+            "tools":[{"name":"get_weather","input_schema":weather_schema()}]}),
         Gemini => {
             let mut call =
                 json!({"functionCall":{"name":"get_weather","args":{"location":"Paris"}}});
@@ -273,19 +179,10 @@ fn expected_t3(p: Dialect, client: Dialect, id: &str, signature: Option<&str>) -
                 {"role":"user","parts":[{"text":"Weather in Paris?"}]},
                 {"role":"model","parts":[call]},
                 {"role":"user","parts":[{"functionResponse":{"name":"get_weather","response":{"temp_c":18}}}]}],
-                "tools":[{"functionDeclarations":[{"name":"get_weather","parametersJsonSchema":schema()}]}]})
+                "tools":[{"functionDeclarations":[{"name":"get_weather","parametersJsonSchema":weather_schema()}]}]})
         }
     };
     with_max_tokens(p, client, body)
-}
-
-fn assert_json(got: &Value, want: &Value, what: &str) {
-    assert!(
-        got == want,
-        "{what}\n got: {}\nwant: {}",
-        serde_json::to_string_pretty(got).unwrap(),
-        serde_json::to_string_pretty(want).unwrap()
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -319,23 +216,9 @@ fn usage(kind: Kind) -> Usage {
     }
 }
 
-/// The signature a Gemini provider puts on its call (Gemini 3 signs the first call of a step),
-/// with the base64 characters an Anthropic id may not hold.
-const PROVIDER_SIGNATURE: &str = "Cv8+Ab/9zz==";
-
-/// The id of the call in each provider's tool answer, as clients see it: the provider's own; a
-/// Gemini call has none, so the codec names it from the `responseId` ("P-1") and its position,
-/// and its signature rides on the id for clients that have nowhere else to keep it (§3.4 rule 5).
-fn provider_call_id(p: Dialect) -> &'static str {
-    match p {
-        Chat | Resp => "call_P",
-        Anthropic => "toolu_P",
-        Gemini => "call_P1_0__thought__Cv8-Ab_9zz",
-    }
-}
-
 fn provider_answer(p: Dialect, kind: Kind) -> Value {
     let tool = kind == Kind::Tool;
+    let u = usage(kind);
     match p {
         Chat => {
             let message = if tool {
@@ -344,10 +227,11 @@ fn provider_answer(p: Dialect, kind: Kind) -> Value {
             } else {
                 json!({"role":"assistant","content":"Hi there!","refusal":null})
             };
-            json!({"id":"chatcmpl-P","object":"chat.completion","created":1,"model":UP_MODEL,
-                "choices":[{"index":0,"message":message,"logprobs":null,
-                    "finish_reason":if tool {"tool_calls"} else {"stop"}}],
-                "usage":chat_usage(&usage(kind))})
+            chat_answer(
+                message,
+                if tool { "tool_calls" } else { "stop" },
+                chat_usage(&u),
+            )
         }
         Resp => {
             let item = if tool {
@@ -357,8 +241,7 @@ fn provider_answer(p: Dialect, kind: Kind) -> Value {
                 json!({"id":"msg_P","type":"message","status":"completed","role":"assistant",
                     "content":[{"type":"output_text","annotations":[],"text":"Hi there!"}]})
             };
-            json!({"id":"resp_P","object":"response","created_at":1,"status":"completed",
-                "model":UP_MODEL,"output":[item],"usage":responses_usage(&usage(kind))})
+            responses_answer("completed", json!([item]), responses_usage(&u))
         }
         Anthropic => {
             let (content, reason) = if tool {
@@ -369,9 +252,7 @@ fn provider_answer(p: Dialect, kind: Kind) -> Value {
             } else {
                 (json!([{"type":"text","text":"Hi there!"}]), "end_turn")
             };
-            json!({"id":"msg_P","type":"message","role":"assistant","model":UP_MODEL,
-                "content":content,"stop_reason":reason,"stop_sequence":null,
-                "usage":anthropic_usage(&usage(kind), true)})
+            anthropic_answer(content, reason, Value::Null, anthropic_usage(&u, true))
         }
         Gemini => {
             let part = if tool {
@@ -380,64 +261,8 @@ fn provider_answer(p: Dialect, kind: Kind) -> Value {
             } else {
                 json!({"text":"Hi there!"})
             };
-            json!({"candidates":[{"content":{"role":"model","parts":[part]},"finishReason":"STOP",
-                "index":0}],"usageMetadata":gemini_usage(&usage(kind), true),"modelVersion":UP_MODEL,
-                "responseId":"P-1"})
+            gemini_answer(json!([part]), "STOP", gemini_usage(&u, true))
         }
-    }
-}
-
-/// Each dialect's usage object for `u` (§1, §3.3).
-fn chat_usage(u: &Usage) -> Value {
-    json!({"prompt_tokens":u.input_total,"completion_tokens":u.output_total,
-        "total_tokens":u.input_total + u.output_total,
-        "prompt_tokens_details":{"cached_tokens":u.input_cache_read},
-        "completion_tokens_details":{"reasoning_tokens":u.output_reasoning}})
-}
-
-fn responses_usage(u: &Usage) -> Value {
-    json!({"input_tokens":u.input_total,"input_tokens_details":{"cached_tokens":u.input_cache_read},
-        "output_tokens":u.output_total,"output_tokens_details":{"reasoning_tokens":u.output_reasoning},
-        "total_tokens":u.input_total + u.output_total})
-}
-
-/// Anthropic's: the input without the cache; thinking tokens only in the newer field a
-/// provider may send (`thinking`), which clients are not written.
-fn anthropic_usage(u: &Usage, thinking: bool) -> Value {
-    let mut v = json!({"input_tokens":u.input_total - u.input_cache_read - u.input_cache_write,
-        "cache_creation_input_tokens":u.input_cache_write,
-        "cache_read_input_tokens":u.input_cache_read,"output_tokens":u.output_total});
-    if thinking && u.output_reasoning > 0 {
-        v["output_tokens_details"] = json!({"thinking_tokens": u.output_reasoning});
-    }
-    v
-}
-
-/// Gemini's `usageMetadata`: the whole snapshot, or (`done` false) an early one that only
-/// knows the prompt. Candidates leave the thoughts out.
-fn gemini_usage(u: &Usage, done: bool) -> Value {
-    let mut m = json!({"promptTokenCount":u.input_total,"totalTokenCount":u.input_total});
-    if done {
-        m["candidatesTokenCount"] = json!(u.output_total - u.output_reasoning);
-        m["totalTokenCount"] = json!(u.input_total + u.output_total);
-        if u.output_reasoning > 0 {
-            m["thoughtsTokenCount"] = json!(u.output_reasoning);
-        }
-    }
-    if u.input_cache_read > 0 {
-        m["cachedContentTokenCount"] = json!(u.input_cache_read);
-    }
-    m
-}
-
-/// What a client's dialect can say of `u`: Anthropic's usage has no reasoning count.
-fn seen_by(c: Dialect, u: Usage) -> Usage {
-    match c {
-        Anthropic => Usage {
-            output_reasoning: 0,
-            ..u
-        },
-        _ => u,
     }
 }
 
@@ -559,9 +384,8 @@ impl Transcript {
             Anthropic => named(
                 &json!({"type":"error","error":{"type":"overloaded_error","message":OVERLOADED}}),
             ),
-            Gemini => format!(
-                "data: {}\r\n\r\n",
-                json!({"error":{"code":503,"message":OVERLOADED,"status":"UNAVAILABLE"}})
+            Gemini => gemini_data(
+                &json!({"error":{"code":503,"message":OVERLOADED,"status":"UNAVAILABLE"}}),
             ),
         };
         format!("{}{error}", self.events[..self.terminal].concat())
@@ -570,29 +394,13 @@ impl Transcript {
     /// Everything before the terminal part, and half of its first event: the connection
     /// dropped in the middle of it.
     fn cut(&self) -> String {
-        let next = &self.events[self.terminal];
-        let mut half = next.len() / 2;
-        while !next.is_char_boundary(half) {
-            half -= 1;
-        }
-        format!("{}{}", self.events[..self.terminal].concat(), &next[..half])
+        let [half, _] = halves(&self.events[self.terminal]);
+        format!("{}{half}", self.events[..self.terminal].concat())
     }
 }
 
 /// The message of a provider's in-band error.
 const OVERLOADED: &str = "The model is overloaded.";
-
-fn data(v: &Value) -> String {
-    format!("data: {v}\n\n")
-}
-
-/// An event in Responses' or Anthropic's framing: the name repeats the JSON `type`.
-fn named(v: &Value) -> String {
-    format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap())
-}
-
-/// The argument fragments a provider streams a call in, cut mid-token.
-const ARG_FRAGMENTS: [&str; 3] = [r#"{"loca"#, r#"tion":"Par"#, r#"is"}"#];
 
 /// What a streamed turn says in text: the answer, or before its call what providers say while
 /// they call (T5: a text block, then a tool block).
@@ -605,179 +413,56 @@ fn streamed_text(kind: Kind) -> [&'static str; 2] {
 
 fn provider_stream(p: Dialect, kind: Kind) -> Transcript {
     let tool = kind == Kind::Tool;
-    match p {
+    let u = usage(kind);
+    let text = streamed_text(kind);
+    let (events, terminal) = match p {
         Chat => {
-            let chunk = |delta: Value, finish: Value| {
-                data(
-                    &json!({"id":"chatcmpl-P","object":"chat.completion.chunk","created":1,
-                    "model":UP_MODEL,"choices":[{"index":0,"delta":delta,"logprobs":null,
-                    "finish_reason":finish}],"usage":null}),
-                )
-            };
-            let mut events = vec![chunk(
-                json!({"role":"assistant","content":"","refusal":null}),
-                Value::Null,
-            )];
-            for t in streamed_text(kind) {
-                events.push(chunk(json!({ "content": t }), Value::Null));
-            }
+            let mut events = vec![chat_role_chunk()];
+            let mut deltas: Vec<Value> = text.iter().map(|t| json!({ "content": t })).collect();
             if tool {
-                events.push(chunk(
-                    json!({"tool_calls":[{"index":0,"id":"call_P","type":"function",
-                        "function":{"name":"get_weather","arguments":""}}]}),
-                    Value::Null,
-                ));
-                for f in ARG_FRAGMENTS {
-                    events.push(chunk(
-                        json!({"tool_calls":[{"index":0,"function":{"arguments":f}}]}),
-                        Value::Null,
-                    ));
-                }
+                deltas.extend(chat_call_deltas(0, "call_P", &ARG_FRAGMENTS));
             }
+            events.extend(deltas.into_iter().map(|d| chat_chunk(d, Value::Null)));
             let terminal = events.len();
-            events.push(chunk(
-                json!({}),
-                json!(if tool { "tool_calls" } else { "stop" }),
+            events.extend(chat_tail(
+                if tool { "tool_calls" } else { "stop" },
+                chat_usage(&u),
             ));
-            events.push(data(
-                &json!({"id":"chatcmpl-P","object":"chat.completion.chunk",
-                "created":1,"model":UP_MODEL,"choices":[],"usage":chat_usage(&usage(kind))}),
-            ));
-            events.push("data: [DONE]\n\n".to_string());
-            Transcript { events, terminal }
+            (events, terminal)
         }
         Resp => {
-            let response = |status: &str, output: Value, usage: Value| {
-                json!({"id":"resp_P","object":"response","created_at":1,"status":status,
-                    "model":UP_MODEL,"output":output,"usage":usage})
-            };
-            let mut seq = 0;
-            let mut events = Vec::new();
-            let mut push = |mut v: Value| {
-                v["sequence_number"] = json!(seq);
-                seq += 1;
-                events.push(named(&v));
-            };
-            push(
-                json!({"type":"response.created","response":response("in_progress",json!([]),Value::Null)}),
-            );
-            push(
-                json!({"type":"response.in_progress","response":response("in_progress",json!([]),Value::Null)}),
-            );
-            let [a, b] = streamed_text(kind);
-            let text = format!("{a}{b}");
-            let at = json!({"item_id":"msg_P","output_index":0,"content_index":0});
-            let with = |extra: Value| {
-                let mut v = at.clone();
-                v.as_object_mut()
-                    .unwrap()
-                    .extend(extra.as_object().unwrap().clone());
-                v
-            };
-            push(
-                json!({"type":"response.output_item.added","output_index":0,"item":{"id":"msg_P",
-                "type":"message","status":"in_progress","role":"assistant","content":[]}}),
-            );
-            push(with(json!({"type":"response.content_part.added",
-                "part":{"type":"output_text","annotations":[],"text":""}})));
-            push(with(
-                json!({"type":"response.output_text.delta","delta":a,"logprobs":[]}),
-            ));
-            push(with(
-                json!({"type":"response.output_text.delta","delta":b,"logprobs":[]}),
-            ));
-            push(with(
-                json!({"type":"response.output_text.done","text":text,"logprobs":[]}),
-            ));
-            push(with(json!({"type":"response.content_part.done",
-                "part":{"type":"output_text","annotations":[],"text":text}})));
-            let message = json!({"id":"msg_P","type":"message","status":"completed","role":"assistant",
-                "content":[{"type":"output_text","annotations":[],"text":text}]});
-            push(json!({"type":"response.output_item.done","output_index":0,"item":message}));
-            let mut output = vec![message];
+            let start = responses_answer("in_progress", json!([]), Value::Null);
+            let mut stream = ResponsesStream::new(&start);
+            let mut output = vec![stream.message(0, &text)];
             if tool {
-                let added = json!({"id":"fc_P","type":"function_call","status":"in_progress",
-                    "arguments":"","call_id":"call_P","name":"get_weather"});
-                push(json!({"type":"response.output_item.added","output_index":1,"item":added}));
-                for f in ARG_FRAGMENTS {
-                    push(
-                        json!({"type":"response.function_call_arguments.delta","item_id":"fc_P",
-                        "output_index":1,"delta":f}),
-                    );
-                }
-                push(
-                    json!({"type":"response.function_call_arguments.done","item_id":"fc_P",
-                    "output_index":1,"name":"get_weather","arguments":ARGS}),
-                );
-                let call = json!({"id":"fc_P","type":"function_call","status":"completed",
-                    "arguments":ARGS,"call_id":"call_P","name":"get_weather"});
-                push(json!({"type":"response.output_item.done","output_index":1,"item":call}));
-                output.push(call);
+                output.push(stream.call(1, "fc_P", "call_P", ARGS, &ARG_FRAGMENTS));
             }
-            push(json!({"type":"response.completed",
-                "response":response("completed",json!(output),responses_usage(&usage(kind)))}));
-            let terminal = events.len() - 1;
-            Transcript { events, terminal }
+            let done = responses_answer("completed", json!(output), responses_usage(&u));
+            stream.push(json!({"type":"response.completed","response":done}));
+            let terminal = stream.events.len() - 1;
+            (stream.events, terminal)
         }
         Anthropic => {
-            let u = usage(kind);
-            let mut events = vec![
-                named(
-                    &json!({"type":"message_start","message":{"id":"msg_P","type":"message",
-                    "role":"assistant","model":UP_MODEL,"content":[],"stop_reason":null,
-                    "stop_sequence":null,"usage":{"input_tokens":u.input_total - u.input_cache_read,
-                    "cache_creation_input_tokens":0,"cache_read_input_tokens":u.input_cache_read,
-                    "output_tokens":1}}}),
-                ),
-                named(&json!({"type":"ping"})),
-            ];
-            let delta = |index: u64, d: Value| {
-                named(&json!({"type":"content_block_delta","index":index,"delta":d}))
-            };
-            events.push(named(&json!({"type":"content_block_start","index":0,
-                "content_block":{"type":"text","text":""}})));
-            for t in streamed_text(kind) {
-                events.push(delta(0, json!({"type":"text_delta","text":t})));
-            }
-            events.push(named(&json!({"type":"content_block_stop","index":0})));
+            let mut events = anthropic_start(&u);
+            events.extend(anthropic_text_block(0, &text));
             if tool {
-                events.push(named(&json!({"type":"content_block_start","index":1,
-                    "content_block":{"type":"tool_use","id":"toolu_P","name":"get_weather","input":{}}})));
-                events.push(delta(
-                    1,
-                    json!({"type":"input_json_delta","partial_json":""}),
-                ));
-                for f in ARG_FRAGMENTS {
-                    events.push(delta(
-                        1,
-                        json!({"type":"input_json_delta","partial_json":f}),
-                    ));
-                }
-                events.push(named(&json!({"type":"content_block_stop","index":1})));
+                let fragments = [&[""][..], &ARG_FRAGMENTS].concat();
+                events.extend(anthropic_call_block(1, "toolu_P", &fragments));
             }
-            events.push(named(
-                &json!({"type":"message_delta","delta":{"stop_reason":
-                if tool {"tool_use"} else {"end_turn"},"stop_sequence":null},
-                "usage":anthropic_usage(&u, true)}),
+            let reason = if tool { "tool_use" } else { "end_turn" };
+            let terminal = events.len() + 1;
+            events.extend(anthropic_tail(
+                reason,
+                Value::Null,
+                anthropic_usage(&u, true),
             ));
-            let terminal = events.len();
-            events.push(named(&json!({"type":"message_stop"})));
-            Transcript { events, terminal }
+            (events, terminal)
         }
         Gemini => {
-            // Gemini writes CRLF line endings.
             let chunk = |parts: Value, finish: Option<&str>, done: bool| {
-                let mut candidate = json!({"content":{"role":"model","parts":parts},"index":0});
-                if let Some(f) = finish {
-                    candidate["finishReason"] = json!(f);
-                }
-                format!(
-                    "data: {}\r\n\r\n",
-                    json!({"candidates":[candidate],"usageMetadata":gemini_usage(&usage(kind), done),
-                        "modelVersion":UP_MODEL,"responseId":"P-1"})
-                )
+                gemini_chunk(parts, finish, gemini_usage(&u, done))
             };
-            let [a, b] = streamed_text(kind);
+            let [a, b] = text;
             let mut events = vec![chunk(json!([{ "text": a }]), None, false)];
             if tool {
                 events.push(chunk(json!([{ "text": b }]), None, false));
@@ -792,9 +477,10 @@ fn provider_stream(p: Dialect, kind: Kind) -> Transcript {
             let terminal = events.len();
             let last = if tool { "" } else { b };
             events.push(chunk(json!([{ "text": last }]), Some("STOP"), true));
-            Transcript { events, terminal }
+            (events, terminal)
         }
-    }
+    };
+    Transcript { events, terminal }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -816,13 +502,7 @@ struct Said {
 /// Reads a stream whole with `d`'s own decoder, in pieces of `piece` bytes, checking the
 /// events' invariants on the way (`Start` first, one block open at a time, indices counting up).
 fn read_stream(d: Dialect, bytes: &[u8], piece: usize) -> (Said, Ended) {
-    let mut dec = decoder(d);
-    let mut events = Vec::new();
-    for chunk in bytes.chunks(piece) {
-        dec.push(Bytes::copy_from_slice(chunk), &mut events)
-            .unwrap_or_else(|e| panic!("{d} decoder refused the stream: {e:?}"));
-    }
-    let ended = dec.finish(&mut events);
+    let (events, ended) = decode_stream(d, bytes, piece);
     (summarise(d, &events), ended)
 }
 
@@ -1100,53 +780,18 @@ fn check_gemini(stream: &str, end: End) {
     }
 }
 
-/// What the client got from a converted stream.
-struct Converted {
-    /// The client's bytes.
-    out: String,
-    /// How the provider's stream ended.
-    end: StreamEnd,
-    /// The usage the gateway meters.
-    metered: Option<Usage>,
-}
-
 /// Runs `input` through a converter from `p` to `c` in pieces of `piece` bytes, as the relay
 /// does: the client's stream ends as soon as the converter says the terminal event passed, and
 /// a stream the provider cut ends with `fail`.
 fn convert(c: Dialect, p: Dialect, req: &Request, input: &str, piece: usize) -> Converted {
-    let mut conv = converter(c, p, req);
-    let mut out = BytesMut::new();
-    let mut complete = false;
-    for chunk in input.as_bytes().chunks(piece) {
-        if let Some(b) = conv.push(Bytes::copy_from_slice(chunk)).unwrap() {
-            out.extend_from_slice(&b);
-        }
-        if conv.is_complete() {
-            complete = true;
-            break;
-        }
+    let got = relay(&mut converter(c, p, req), input, piece);
+    if let StreamEnd::Complete(_) = got.end {
+        assert!(
+            got.complete,
+            "{p} → {c}: the terminal event passed but is_complete is false"
+        );
     }
-    let end = conv.finish();
-    match &end {
-        StreamEnd::Complete(tail) => {
-            assert!(
-                complete,
-                "{p} → {c}: the terminal event passed but is_complete is false"
-            );
-            if let Some(tail) = tail {
-                out.extend_from_slice(tail);
-            }
-        }
-        StreamEnd::Truncated => {
-            let message = "upstream stream ended prematurely";
-            out.extend_from_slice(&conv.fail(ErrorKind::BadUpstream, message));
-        }
-    }
-    Converted {
-        out: String::from_utf8(out.to_vec()).unwrap(),
-        end,
-        metered: conv.usage(),
-    }
+    got
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1274,7 +919,9 @@ fn streams_reach_every_client_whole_in_its_grammar() {
                 }
                 let what = format!("{kind:?} stream {p} → {c} ({stream:?})");
                 let req = decode_request(c, &t1(c, stream), true);
-                let Converted { out, end, metered } = convert(c, p, &req, &transcript.whole(), 7);
+                let Converted {
+                    out, end, metered, ..
+                } = convert(c, p, &req, &transcript.whole(), 7);
                 assert!(matches!(end, StreamEnd::Complete(_)), "{what}");
                 // The gateway meters what the provider said, whatever the client is shown.
                 assert_eq!(metered, sent.usage, "{what}");

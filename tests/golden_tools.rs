@@ -22,99 +22,24 @@
 
 mod pairs;
 
-use bytes::{Bytes, BytesMut};
 use pairs::*;
 use serde_json::{json, Value};
 use tollgate::dialect::convert::Converter;
-use tollgate::dialect::errors::ErrorKind;
 use tollgate::dialect::ir::{BlockKind, Delta, Event, Request, Stop};
+use tollgate::dialect::openai;
 use tollgate::dialect::passthrough::Passthrough;
 use tollgate::dialect::stream::{Ended, StreamEnd, StreamTranslator};
 use tollgate::dialect::usage::Usage;
-use tollgate::dialect::{anthropic, openai, Dialect};
+use tollgate::dialect::Dialect;
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers.
 // ---------------------------------------------------------------------------------------------
 
-fn assert_json(got: &Value, want: &Value, what: &str) {
-    assert!(
-        got == want,
-        "{what}\n got: {}\nwant: {}",
-        serde_json::to_string_pretty(got).unwrap(),
-        serde_json::to_string_pretty(want).unwrap()
-    );
-}
-
-/// The max tokens an Anthropic client's requests carry (Anthropic requires it).
-const CLIENT_MAX: u64 = 1024;
-
-/// The output limit a provider gets: the Anthropic client's, else none, except that an
-/// Anthropic provider requires one and gets the codec's default.
-fn with_max_tokens(p: Dialect, client: Dialect, mut body: Value) -> Value {
-    let max = (client == Anthropic).then_some(CLIENT_MAX);
-    match (p, max) {
-        (Chat, Some(n)) => body["max_completion_tokens"] = json!(n),
-        (Resp, Some(n)) => body["max_output_tokens"] = json!(n),
-        (Anthropic, n) => body["max_tokens"] = json!(n.unwrap_or(anthropic::DEFAULT_MAX_TOKENS)),
-        (Gemini, Some(n)) => body["generationConfig"] = json!({"maxOutputTokens": n}),
-        (_, None) => {}
-    }
-    body
-}
-
-fn data(v: &Value) -> String {
-    format!("data: {v}\n\n")
-}
-
-/// An event in Responses' or Anthropic's framing: the name repeats the JSON `type`.
-fn named(v: &Value) -> String {
-    format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap())
-}
-
-/// A Gemini SSE chunk: CRLF line endings.
-fn gemini_data(v: &Value) -> String {
-    format!("data: {v}\r\n\r\n")
-}
-
-/// What the client got from a converted stream.
-struct Converted {
-    out: String,
-    end: StreamEnd,
-    /// The usage the gateway meters.
-    metered: Option<Usage>,
-}
-
 /// Runs `input` through a converter from `p` to `c` in pieces of `piece` bytes, as the relay
-/// does (tests/dialect_pairs.rs `convert`).
+/// does.
 fn convert(c: Dialect, p: Dialect, req: &Request, input: &str, piece: usize) -> Converted {
-    let conv = converter(c, p, req);
-    relay(Box::new(conv), input, piece)
-}
-
-fn relay(mut t: Box<dyn StreamTranslator>, input: &str, piece: usize) -> Converted {
-    let mut out = BytesMut::new();
-    for chunk in input.as_bytes().chunks(piece) {
-        if let Some(b) = t.push(Bytes::copy_from_slice(chunk)).unwrap() {
-            out.extend_from_slice(&b);
-        }
-        if t.is_complete() {
-            break;
-        }
-    }
-    let end = t.finish();
-    match &end {
-        StreamEnd::Complete(Some(tail)) => out.extend_from_slice(tail),
-        StreamEnd::Complete(None) => {}
-        StreamEnd::Truncated => {
-            out.extend_from_slice(&t.fail(ErrorKind::BadUpstream, "cut"));
-        }
-    }
-    Converted {
-        out: String::from_utf8(out.to_vec()).unwrap(),
-        end,
-        metered: t.usage(),
-    }
+    relay(&mut converter(c, p, req), input, piece)
 }
 
 /// The translator the gateway runs for a same-dialect stream: Chat's own relay, or the
@@ -152,13 +77,7 @@ struct Said {
 }
 
 fn read_back(d: Dialect, bytes: &str) -> (Said, Ended) {
-    let mut dec = decoder(d);
-    let mut events = Vec::new();
-    for chunk in bytes.as_bytes().chunks(5) {
-        dec.push(Bytes::copy_from_slice(chunk), &mut events)
-            .unwrap_or_else(|e| panic!("{d} decoder refused the stream: {e:?}\n{bytes}"));
-    }
-    let ended = dec.finish(&mut events);
+    let (events, ended) = decode_stream(d, bytes.as_bytes(), 5);
     let mut said = Said {
         text: String::new(),
         thinking: String::new(),
@@ -207,67 +126,13 @@ fn payloads(stream: &str) -> Vec<(Option<String>, Value)> {
 // Usage in each dialect's words (§1, §3.3).
 // ---------------------------------------------------------------------------------------------
 
-fn chat_usage(u: &Usage) -> Value {
-    json!({"prompt_tokens":u.input_total,"completion_tokens":u.output_total,
-        "total_tokens":u.input_total + u.output_total,
-        "prompt_tokens_details":{"cached_tokens":u.input_cache_read},
-        "completion_tokens_details":{"reasoning_tokens":u.output_reasoning}})
-}
-
-fn responses_usage(u: &Usage) -> Value {
-    json!({"input_tokens":u.input_total,"input_tokens_details":{"cached_tokens":u.input_cache_read},
-        "output_tokens":u.output_total,"output_tokens_details":{"reasoning_tokens":u.output_reasoning},
-        "total_tokens":u.input_total + u.output_total})
-}
-
-/// Anthropic's: the input without the cache (§3.3 "To C"); `thinking` adds the newer field a
-/// provider may send.
-fn anthropic_usage(u: &Usage, thinking: bool) -> Value {
-    let mut v = json!({"input_tokens":u.input_total - u.input_cache_read - u.input_cache_write,
-        "cache_creation_input_tokens":u.input_cache_write,
-        "cache_read_input_tokens":u.input_cache_read,"output_tokens":u.output_total});
-    if thinking && u.output_reasoning > 0 {
-        v["output_tokens_details"] = json!({"thinking_tokens": u.output_reasoning});
-    }
-    v
-}
-
-/// Gemini's `usageMetadata` (§3.3 "To D"): candidates leave the thoughts out.
-fn gemini_usage(u: &Usage) -> Value {
-    let mut m = json!({"promptTokenCount":u.input_total,
-        "candidatesTokenCount":u.output_total - u.output_reasoning,
-        "totalTokenCount":u.input_total + u.output_total});
-    if u.input_cache_read > 0 {
-        m["cachedContentTokenCount"] = json!(u.input_cache_read);
-    }
-    if u.output_reasoning > 0 {
-        m["thoughtsTokenCount"] = json!(u.output_reasoning);
-    }
-    m
-}
-
 /// The usage object a client of `c` must be shown for `u`.
 fn client_usage(c: Dialect, u: &Usage) -> Value {
     match c {
         Chat => chat_usage(u),
         Resp => responses_usage(u),
         Anthropic => anthropic_usage(u, false),
-        Gemini => gemini_usage(u),
-    }
-}
-
-/// What a client's dialect can say of `u`, read back: Anthropic's usage has no reasoning
-/// count; the OpenAI dialects and Gemini as written here no cache-write count.
-fn seen_by(c: Dialect, u: Usage) -> Usage {
-    match c {
-        Anthropic => Usage {
-            output_reasoning: 0,
-            ..u
-        },
-        _ => Usage {
-            input_cache_write: 0,
-            ..u
-        },
+        Gemini => gemini_usage(u, true),
     }
 }
 
@@ -308,15 +173,12 @@ fn usage_shown(c: Dialect, stream: &str) -> Vec<Value> {
 // ---------------------------------------------------------------------------------------------
 
 /// The reasoning proof each provider dialect attaches (§5.7): Anthropic's thinking signature,
-/// Responses' encrypted reasoning, Gemini's thought signature on the first call. Each holds
-/// base64 characters (`+`, `/`, `=`) an Anthropic id may not.
+/// Responses' encrypted reasoning, Gemini's thought signature on the first call
+/// (`PROVIDER_SIGNATURE`). Each holds base64 characters (`+`, `/`, `=`) an Anthropic id may not.
 const ANTHROPIC_SIGNATURE: &str = "EqQBCkYIBxgCKkB+c2ln/YW50aHJvcGlj==";
 const ENCRYPTED_REASONING: &str = "gAAAAABo+ZW5jcnlwdGVk/cmVhc29uaW5n==";
-const GEMINI_SIGNATURE: &str = "Cv8+Ab/9zz==";
 
 const THOUGHT: [&str; 2] = ["I should ", "check the weather."];
-const ARG_FRAGMENTS: [&str; 3] = [r#"{"loca"#, r#"tion":"Par"#, r#"is"}"#];
-const ARGS: &str = r#"{"location":"Paris"}"#;
 
 /// One answer of a provider: reasoning, text, maybe a call to get_weather, and its usage.
 #[derive(Debug, Clone, Copy)]
@@ -334,16 +196,19 @@ impl Spec {
     fn text(&self) -> String {
         self.text.concat()
     }
-}
-
-/// The id of the call in each provider's answer, as clients see it: the provider's own; a
-/// Gemini call has none, so the codec names it from the `responseId` ("P-1") and its position,
-/// with the signature riding on it (§3.4 rules 2 and 5).
-fn provider_call_id(p: Dialect) -> &'static str {
-    match p {
-        Chat | Resp => "call_P",
-        Anthropic => "toolu_P",
-        Gemini => "call_P1_0__thought__Cv8-Ab_9zz",
+    fn chat_finish(&self) -> &'static str {
+        if self.call {
+            "tool_calls"
+        } else {
+            "stop"
+        }
+    }
+    fn anthropic_stop(&self) -> &'static str {
+        if self.call {
+            "tool_use"
+        } else {
+            "end_turn"
+        }
     }
 }
 
@@ -359,10 +224,7 @@ fn provider_answer(p: Dialect, s: &Spec) -> Value {
                 message["tool_calls"] = json!([{"id":"call_P","type":"function",
                     "function":{"name":"get_weather","arguments":ARGS}}]);
             }
-            json!({"id":"chatcmpl-P","object":"chat.completion","created":1,"model":UP_MODEL,
-                "choices":[{"index":0,"message":message,"logprobs":null,
-                    "finish_reason":if s.call {"tool_calls"} else {"stop"}}],
-                "usage":chat_usage(u)})
+            chat_answer(message, s.chat_finish(), chat_usage(u))
         }
         Resp => {
             let mut output = Vec::new();
@@ -379,8 +241,7 @@ fn provider_answer(p: Dialect, s: &Spec) -> Value {
                     "arguments":ARGS,"call_id":"call_P","name":"get_weather"}),
                 );
             }
-            json!({"id":"resp_P","object":"response","created_at":1,"status":"completed",
-                "model":UP_MODEL,"output":output,"usage":responses_usage(u)})
+            responses_answer("completed", json!(output), responses_usage(u))
         }
         Anthropic => {
             let mut content = Vec::new();
@@ -395,9 +256,8 @@ fn provider_answer(p: Dialect, s: &Spec) -> Value {
                     "input":{"location":"Paris"}}),
                 );
             }
-            json!({"id":"msg_P","type":"message","role":"assistant","model":UP_MODEL,
-                "content":content,"stop_reason":if s.call {"tool_use"} else {"end_turn"},
-                "stop_sequence":null,"usage":anthropic_usage(u, true)})
+            let usage = anthropic_usage(u, true);
+            anthropic_answer(json!(content), s.anthropic_stop(), Value::Null, usage)
         }
         Gemini => {
             let mut parts = Vec::new();
@@ -408,12 +268,10 @@ fn provider_answer(p: Dialect, s: &Spec) -> Value {
             if s.call {
                 parts.push(
                     json!({"functionCall":{"name":"get_weather","args":{"location":"Paris"}},
-                    "thoughtSignature":GEMINI_SIGNATURE}),
+                    "thoughtSignature":PROVIDER_SIGNATURE}),
                 );
             }
-            json!({"candidates":[{"content":{"role":"model","parts":parts},"finishReason":"STOP",
-                "index":0}],"usageMetadata":gemini_usage(u),"modelVersion":UP_MODEL,
-                "responseId":"P-1"})
+            gemini_answer(json!(parts), "STOP", gemini_usage(u, true))
         }
     }
 }
@@ -427,215 +285,88 @@ fn provider_stream(p: Dialect, s: &Spec) -> String {
     }
 }
 
-fn chat_chunk(delta: Value, finish: Value) -> String {
-    data(
-        &json!({"id":"chatcmpl-P","object":"chat.completion.chunk","created":1,"model":UP_MODEL,
-        "choices":[{"index":0,"delta":delta,"logprobs":null,"finish_reason":finish}],"usage":null}),
-    )
-}
-
 fn chat_stream(s: &Spec) -> String {
-    let mut events = vec![chat_chunk(
-        json!({"role":"assistant","content":"","refusal":null}),
-        Value::Null,
-    )];
+    let mut deltas = Vec::new();
     if s.thinking {
-        for t in THOUGHT {
-            events.push(chat_chunk(json!({ "reasoning_content": t }), Value::Null));
-        }
+        deltas.extend(THOUGHT.map(|t| json!({ "reasoning_content": t })));
     }
-    for t in s.text {
-        events.push(chat_chunk(json!({ "content": t }), Value::Null));
-    }
+    deltas.extend(s.text.map(|t| json!({ "content": t })));
     if s.call {
-        events.push(chat_chunk(
-            json!({"tool_calls":[{"index":0,"id":"call_P","type":"function",
-                "function":{"name":"get_weather","arguments":""}}]}),
-            Value::Null,
-        ));
-        for f in ARG_FRAGMENTS {
-            events.push(chat_chunk(
-                json!({"tool_calls":[{"index":0,"function":{"arguments":f}}]}),
-                Value::Null,
-            ));
-        }
+        deltas.extend(chat_call_deltas(0, "call_P", &ARG_FRAGMENTS));
     }
-    events.push(chat_chunk(
-        json!({}),
-        json!(if s.call { "tool_calls" } else { "stop" }),
-    ));
-    events.push(data(
-        &json!({"id":"chatcmpl-P","object":"chat.completion.chunk","created":1,
-        "model":UP_MODEL,"choices":[],"usage":chat_usage(&s.usage)}),
-    ));
-    events.push("data: [DONE]\n\n".to_string());
+    let mut events = vec![chat_role_chunk()];
+    events.extend(deltas.into_iter().map(|d| chat_chunk(d, Value::Null)));
+    events.extend(chat_tail(s.chat_finish(), chat_usage(&s.usage)));
     events.concat()
 }
 
 fn responses_stream(s: &Spec) -> String {
-    let response = |status: &str, output: Value, usage: Value| {
-        json!({"id":"resp_P","object":"response","created_at":1,"status":status,
-            "model":UP_MODEL,"output":output,"usage":usage})
-    };
-    let mut seq = 0;
-    let mut events = Vec::new();
-    let mut push = |mut v: Value| {
-        v["sequence_number"] = json!(seq);
-        seq += 1;
-        events.push(named(&v));
-    };
-    push(
-        json!({"type":"response.created","response":response("in_progress",json!([]),Value::Null)}),
-    );
-    push(
-        json!({"type":"response.in_progress","response":response("in_progress",json!([]),Value::Null)}),
-    );
+    let mut stream = ResponsesStream::new(&responses_answer("in_progress", json!([]), Value::Null));
     let mut output = Vec::new();
     if s.thinking {
         let i = output.len();
-        push(json!({"type":"response.output_item.added","output_index":i,
+        stream.push(json!({"type":"response.output_item.added","output_index":i,
             "item":{"id":"rs_P","type":"reasoning","summary":[]}}));
-        let at = json!({"item_id":"rs_P","output_index":i,"summary_index":0});
-        let with = |mut v: Value| {
-            for (k, x) in at.as_object().unwrap() {
-                v[k] = x.clone();
-            }
+        let at = |mut v: Value| {
+            v["item_id"] = json!("rs_P");
+            v["output_index"] = json!(i);
+            v["summary_index"] = json!(0);
             v
         };
-        push(with(json!({"type":"response.reasoning_summary_part.added",
+        stream.push(at(json!({"type":"response.reasoning_summary_part.added",
             "part":{"type":"summary_text","text":""}})));
         for t in THOUGHT {
-            push(with(
+            stream.push(at(
                 json!({"type":"response.reasoning_summary_text.delta","delta":t}),
             ));
         }
-        push(with(
+        stream.push(at(
             json!({"type":"response.reasoning_summary_text.done","text":s.thought()}),
         ));
-        push(with(json!({"type":"response.reasoning_summary_part.done",
+        stream.push(at(json!({"type":"response.reasoning_summary_part.done",
             "part":{"type":"summary_text","text":s.thought()}})));
         let item = json!({"id":"rs_P","type":"reasoning",
             "summary":[{"type":"summary_text","text":s.thought()}],
             "encrypted_content":ENCRYPTED_REASONING});
-        push(json!({"type":"response.output_item.done","output_index":i,"item":item}));
+        stream.push(json!({"type":"response.output_item.done","output_index":i,"item":item}));
         output.push(item);
     }
-    let i = output.len();
-    push(
-        json!({"type":"response.output_item.added","output_index":i,"item":{"id":"msg_P",
-        "type":"message","status":"in_progress","role":"assistant","content":[]}}),
-    );
-    let at = json!({"item_id":"msg_P","output_index":i,"content_index":0});
-    let with = |mut v: Value| {
-        for (k, x) in at.as_object().unwrap() {
-            v[k] = x.clone();
-        }
-        v
-    };
-    push(with(json!({"type":"response.content_part.added",
-        "part":{"type":"output_text","annotations":[],"text":""}})));
-    for t in s.text {
-        push(with(
-            json!({"type":"response.output_text.delta","delta":t,"logprobs":[]}),
-        ));
-    }
-    push(with(
-        json!({"type":"response.output_text.done","text":s.text(),"logprobs":[]}),
-    ));
-    let part = json!({"type":"output_text","annotations":[],"text":s.text()});
-    push(with(
-        json!({"type":"response.content_part.done","part":part}),
-    ));
-    let message = json!({"id":"msg_P","type":"message","status":"completed","role":"assistant",
-        "content":[part]});
-    push(json!({"type":"response.output_item.done","output_index":i,"item":message}));
-    output.push(message);
+    output.push(stream.message(output.len(), &s.text));
     if s.call {
-        let i = output.len();
-        push(
-            json!({"type":"response.output_item.added","output_index":i,"item":{"id":"fc_P",
-            "type":"function_call","status":"in_progress","arguments":"","call_id":"call_P",
-            "name":"get_weather"}}),
-        );
-        for f in ARG_FRAGMENTS {
-            push(
-                json!({"type":"response.function_call_arguments.delta","item_id":"fc_P",
-                "output_index":i,"delta":f}),
-            );
-        }
-        push(
-            json!({"type":"response.function_call_arguments.done","item_id":"fc_P",
-            "output_index":i,"name":"get_weather","arguments":ARGS}),
-        );
-        let call = json!({"id":"fc_P","type":"function_call","status":"completed",
-            "arguments":ARGS,"call_id":"call_P","name":"get_weather"});
-        push(json!({"type":"response.output_item.done","output_index":i,"item":call}));
+        let call = stream.call(output.len(), "fc_P", "call_P", ARGS, &ARG_FRAGMENTS);
         output.push(call);
     }
-    push(json!({"type":"response.completed",
-        "response":response("completed",json!(output),responses_usage(&s.usage))}));
-    events.concat()
+    let done = responses_answer("completed", json!(output), responses_usage(&s.usage));
+    stream.push(json!({"type":"response.completed","response":done}));
+    stream.events.concat()
 }
 
 /// Anthropic's stream: the input and cache counts in `message_start` (with the placeholder
 /// output count of 1), the cumulative output count in `message_delta` (§2.C).
 fn anthropic_stream(s: &Spec) -> String {
     let u = &s.usage;
-    let mut events = vec![
-        named(
-            &json!({"type":"message_start","message":{"id":"msg_P","type":"message",
-            "role":"assistant","model":UP_MODEL,"content":[],"stop_reason":null,
-            "stop_sequence":null,"usage":{
-                "input_tokens":u.input_total - u.input_cache_read - u.input_cache_write,
-                "cache_creation_input_tokens":u.input_cache_write,
-                "cache_read_input_tokens":u.input_cache_read,"output_tokens":1}}}),
-        ),
-        named(&json!({"type":"ping"})),
-    ];
-    let delta = |index: u64, d: Value| {
-        named(&json!({"type":"content_block_delta","index":index,"delta":d}))
-    };
+    let mut events = anthropic_start(u);
     let mut index = 0;
     if s.thinking {
-        events.push(named(&json!({"type":"content_block_start","index":index,
-            "content_block":{"type":"thinking","thinking":"","signature":""}})));
-        for t in THOUGHT {
-            events.push(delta(index, json!({"type":"thinking_delta","thinking":t})));
-        }
-        events.push(delta(
-            index,
-            json!({"type":"signature_delta","signature":ANTHROPIC_SIGNATURE}),
-        ));
-        events.push(named(&json!({"type":"content_block_stop","index":index})));
+        let mut deltas: Vec<Value> = THOUGHT
+            .iter()
+            .map(|t| json!({"type":"thinking_delta","thinking":t}))
+            .collect();
+        deltas.push(json!({"type":"signature_delta","signature":ANTHROPIC_SIGNATURE}));
+        let block = json!({"type":"thinking","thinking":"","signature":""});
+        events.extend(anthropic_block(index, block, deltas));
         index += 1;
     }
-    events.push(named(&json!({"type":"content_block_start","index":index,
-        "content_block":{"type":"text","text":""}})));
-    for t in s.text {
-        events.push(delta(index, json!({"type":"text_delta","text":t})));
-    }
-    events.push(named(&json!({"type":"content_block_stop","index":index})));
+    events.extend(anthropic_text_block(index, &s.text));
     index += 1;
     if s.call {
-        events.push(named(&json!({"type":"content_block_start","index":index,
-            "content_block":{"type":"tool_use","id":"toolu_P","name":"get_weather","input":{}}})));
-        for f in ARG_FRAGMENTS {
-            events.push(delta(
-                index,
-                json!({"type":"input_json_delta","partial_json":f}),
-            ));
-        }
-        events.push(named(&json!({"type":"content_block_stop","index":index})));
+        events.extend(anthropic_call_block(index, "toolu_P", &ARG_FRAGMENTS));
     }
     let mut usage = json!({"output_tokens":u.output_total});
     if u.output_reasoning > 0 {
         usage["output_tokens_details"] = json!({"thinking_tokens":u.output_reasoning});
     }
-    events.push(named(
-        &json!({"type":"message_delta","delta":{"stop_reason":
-        if s.call {"tool_use"} else {"end_turn"},"stop_sequence":null},"usage":usage}),
-    ));
-    events.push(named(&json!({"type":"message_stop"})));
+    events.extend(anthropic_tail(s.anthropic_stop(), Value::Null, usage));
     events.concat()
 }
 
@@ -661,14 +392,7 @@ fn gemini_stream(s: &Spec) -> String {
         }
         m
     };
-    let chunk = |parts: Value, finish: Option<&str>, usage: Value| {
-        let mut candidate = json!({"content":{"role":"model","parts":parts},"index":0});
-        if let Some(f) = finish {
-            candidate["finishReason"] = json!(f);
-        }
-        gemini_data(&json!({"candidates":[candidate],"usageMetadata":usage,
-            "modelVersion":UP_MODEL,"responseId":"P-1"}))
-    };
+    let chunk = gemini_chunk;
     let mut events = Vec::new();
     if s.thinking {
         events.push(chunk(
@@ -690,7 +414,7 @@ fn gemini_stream(s: &Spec) -> String {
     if s.call {
         events.push(chunk(
             json!([{"functionCall":{"name":"get_weather","args":{"location":"Paris"}},
-                "thoughtSignature":GEMINI_SIGNATURE}]),
+                "thoughtSignature":PROVIDER_SIGNATURE}]),
             None,
             snapshot(Some(6), s.thinking),
         ));
@@ -707,10 +431,6 @@ fn gemini_stream(s: &Spec) -> String {
 // ---------------------------------------------------------------------------------------------
 // Client requests: a first turn with a tool and reasoning on, in each client dialect.
 // ---------------------------------------------------------------------------------------------
-
-fn weather_schema() -> Value {
-    json!({"type":"object","properties":{"location":{"type":"string"}},"required":["location"]})
-}
 
 /// The max tokens and thinking budget of an Anthropic client that thinks.
 const THINKING_MAX: u64 = 4096;
@@ -741,41 +461,56 @@ fn weather_tools(c: Dialect) -> Value {
 
 /// A client's request body: `user` asks, then `history` (already in the client's dialect, as
 /// messages, items or contents), with get_weather and reasoning on.
-fn reasoning_request(c: Dialect, history: Vec<Value>, stream: bool, include_usage: bool) -> Value {
-    let mut body = match c {
-        Chat => {
-            let mut messages = vec![json!({"role":"user","content":"Weather in Paris?"})];
-            messages.extend(history);
-            json!({"model":CLIENT_MODEL,"messages":messages,"tools":weather_tools(c),
-                "reasoning_effort":"high"})
-        }
-        Resp => {
-            let mut input = vec![json!({"role":"user","content":"Weather in Paris?"})];
-            input.extend(history);
-            json!({"model":CLIENT_MODEL,"input":input,"tools":weather_tools(c),
-                "reasoning":{"effort":"high","summary":"auto"},
-                "include":["reasoning.encrypted_content"],"store":false})
-        }
-        Anthropic => {
-            let mut messages = vec![json!({"role":"user","content":"Weather in Paris?"})];
-            messages.extend(history);
-            json!({"model":CLIENT_MODEL,"max_tokens":THINKING_MAX,
-                "thinking":{"type":"enabled","budget_tokens":THINKING_BUDGET},
-                "messages":messages,"tools":weather_tools(c)})
-        }
-        Gemini => {
-            let mut contents = vec![json!({"role":"user","parts":[{"text":"Weather in Paris?"}]})];
-            contents.extend(history);
-            json!({"contents":contents,"tools":weather_tools(c),
-                "generationConfig":{"thinkingConfig":{"includeThoughts":true,
-                    "thinkingBudget":THINKING_BUDGET}}})
-        }
+/// A client's request body in its dialect: `question`, then `history` (already in the
+/// client's dialect, as messages, items or contents), with `tools`.
+fn request_after(c: Dialect, question: &str, history: Vec<Value>, tools: Value) -> Value {
+    let mut turns = vec![user_turn(c, question)];
+    turns.extend(history);
+    let mut body = ask(c, question);
+    let key = match c {
+        Chat | Anthropic => "messages",
+        Resp => "input",
+        Gemini => "contents",
     };
-    if stream && c != Gemini {
+    body[key] = json!(turns);
+    body["tools"] = tools;
+    body
+}
+
+/// The stream flags of a client that streams: in the body (with Chat's `include_usage`), or
+/// for Gemini in the URL.
+fn streaming(c: Dialect, mut body: Value, include_usage: bool) -> Value {
+    if c != Gemini {
         body["stream"] = json!(true);
     }
-    if stream && c == Chat {
+    if c == Chat {
         body["stream_options"] = json!({ "include_usage": include_usage });
+    }
+    body
+}
+
+/// A client's request body: `user` asks, then `history` (already in the client's dialect, as
+/// messages, items or contents), with get_weather and reasoning on.
+fn reasoning_request(c: Dialect, history: Vec<Value>, stream: bool, include_usage: bool) -> Value {
+    let mut body = request_after(c, "Weather in Paris?", history, weather_tools(c));
+    match c {
+        Chat => body["reasoning_effort"] = json!("high"),
+        Resp => {
+            body["reasoning"] = json!({"effort":"high","summary":"auto"});
+            body["include"] = json!(["reasoning.encrypted_content"]);
+            body["store"] = json!(false);
+        }
+        Anthropic => {
+            body["max_tokens"] = json!(THINKING_MAX);
+            body["thinking"] = json!({"type":"enabled","budget_tokens":THINKING_BUDGET});
+        }
+        Gemini => {
+            body["generationConfig"] = json!({"thinkingConfig":{"includeThoughts":true,
+                "thinkingBudget":THINKING_BUDGET}});
+        }
+    }
+    if stream {
+        body = streaming(c, body, include_usage);
     }
     body
 }
@@ -978,7 +713,7 @@ fn t7_same_dialect_relays_meter_the_last_snapshot() {
                     decode_request(d, &reasoning_request(d, vec![], true, include_usage), true);
                 let stream = provider_stream(d, &spec);
                 for piece in [1, 7, usize::MAX] {
-                    let got = relay(same_dialect_relay(d, &req), &stream, piece);
+                    let got = relay(same_dialect_relay(d, &req).as_mut(), &stream, piece);
                     assert!(matches!(got.end, StreamEnd::Complete(_)), "{what}");
                     assert_eq!(got.metered, Some(spec.usage), "{what}, pieces of {piece}");
                     // The provider's own bytes reach the client; only Chat's relay chooses.
@@ -1050,13 +785,7 @@ impl T15 {
     fn deltas(&self) -> Vec<Value> {
         let mut deltas: Vec<Value> = self.texts.iter().map(|t| json!({ "content": t })).collect();
         if self.call {
-            deltas.push(
-                json!({"tool_calls":[{"index":0,"id":"call_T15","type":"function",
-                "function":{"name":"get_weather","arguments":""}}]}),
-            );
-            for f in ARG_FRAGMENTS {
-                deltas.push(json!({"tool_calls":[{"index":0,"function":{"arguments":f}}]}));
-            }
+            deltas.extend(chat_call_deltas(0, "call_T15", &ARG_FRAGMENTS));
         }
         deltas
     }
@@ -1147,23 +876,9 @@ impl T15 {
 }
 
 fn t15_request(c: Dialect, include_usage: bool) -> Request {
-    let mut body = match c {
-        Chat => {
-            json!({"model":CLIENT_MODEL,"messages":[{"role":"user","content":"Weather in Paris?"}]})
-        }
-        Resp => json!({"model":CLIENT_MODEL,"input":"Weather in Paris?"}),
-        Anthropic => json!({"model":CLIENT_MODEL,"max_tokens":CLIENT_MAX,
-            "messages":[{"role":"user","content":"Weather in Paris?"}]}),
-        Gemini => json!({"contents":[{"role":"user","parts":[{"text":"Weather in Paris?"}]}]}),
-    };
+    let mut body = ask(c, "Weather in Paris?");
     body["tools"] = weather_tools(c);
-    if c != Gemini {
-        body["stream"] = json!(true);
-    }
-    if c == Chat {
-        body["stream_options"] = json!({ "include_usage": include_usage });
-    }
-    decode_request(c, &body, true)
+    decode_request(c, &streaming(c, body, include_usage), true)
 }
 
 #[test]
@@ -1250,7 +965,11 @@ fn t15_chat_relay_meters_once() {
             );
             let req = t15_request(Chat, include_usage);
             for piece in [1, 7, usize::MAX] {
-                let got = relay(same_dialect_relay(Chat, &req), &fixture.awkward(), piece);
+                let got = relay(
+                    same_dialect_relay(Chat, &req).as_mut(),
+                    &fixture.awkward(),
+                    piece,
+                );
                 assert!(matches!(got.end, StreamEnd::Complete(_)), "{what}");
                 assert_eq!(got.metered, Some(fixture.usage()), "{what}");
                 let (said, _) = read_back(Chat, &got.out);
@@ -1299,67 +1018,16 @@ fn t12_tools(c: Dialect) -> Value {
     )
 }
 
-/// T12's request in a client's dialect; `None` where the dialect cannot say the variant.
-fn t12_request(c: Dialect, choice: Choice) -> Option<Value> {
-    let mut body = match c {
-        Chat => {
-            json!({"model":CLIENT_MODEL,"messages":[{"role":"user","content":"Weather and time in Paris?"}]})
-        }
-        Resp => json!({"model":CLIENT_MODEL,"input":"Weather and time in Paris?"}),
-        Anthropic => json!({"model":CLIENT_MODEL,"max_tokens":CLIENT_MAX,
-            "messages":[{"role":"user","content":"Weather and time in Paris?"}]}),
-        Gemini => {
-            json!({"contents":[{"role":"user","parts":[{"text":"Weather and time in Paris?"}]}]})
-        }
-    };
-    body["tools"] = t12_tools(c);
-    match c {
-        Chat | Resp => {
-            body["tool_choice"] = match choice {
-                Choice::None => json!("none"),
-                Choice::Auto | Choice::Serial => json!("auto"),
-                Choice::Required => json!("required"),
-                Choice::Named if c == Chat => {
-                    json!({"type":"function","function":{"name":"get_weather"}})
-                }
-                Choice::Named => json!({"type":"function","name":"get_weather"}),
-            };
-            if choice == Choice::Serial {
-                body["parallel_tool_calls"] = json!(false);
-            }
-        }
-        Anthropic => {
-            body["tool_choice"] = match choice {
-                Choice::None => json!({"type":"none"}),
-                Choice::Auto => json!({"type":"auto"}),
-                Choice::Required => json!({"type":"any"}),
-                Choice::Named => json!({"type":"tool","name":"get_weather"}),
-                Choice::Serial => json!({"type":"auto","disable_parallel_tool_use":true}),
-            }
-        }
-        Gemini => {
-            let config = match choice {
-                Choice::None => json!({"mode":"NONE"}),
-                Choice::Auto => json!({"mode":"AUTO"}),
-                Choice::Required => json!({"mode":"ANY"}),
-                Choice::Named => json!({"mode":"ANY","allowedFunctionNames":["get_weather"]}),
-                Choice::Serial => return None,
-            };
-            body["toolConfig"] = json!({ "functionCallingConfig": config });
-        }
-    }
-    Some(body)
-}
-
-/// The fields of a provider request that say the choice, exactly as its dialect says them.
-fn t12_expected(p: Dialect, choice: Choice) -> Value {
-    match p {
+/// The fields of a request that say `choice`, exactly as dialect `d` says them; `None` where
+/// `d` cannot say it.
+fn choice_fields(d: Dialect, choice: Choice) -> Option<Value> {
+    Some(match d {
         Chat | Resp => {
             let tool_choice = match choice {
                 Choice::None => json!("none"),
                 Choice::Auto | Choice::Serial => json!("auto"),
                 Choice::Required => json!("required"),
-                Choice::Named if p == Chat => {
+                Choice::Named if d == Chat => {
                     json!({"type":"function","function":{"name":"get_weather"}})
                 }
                 Choice::Named => json!({"type":"function","name":"get_weather"}),
@@ -1377,14 +1045,32 @@ fn t12_expected(p: Dialect, choice: Choice) -> Value {
             Choice::Named => json!({"type":"tool","name":"get_weather"}),
             Choice::Serial => json!({"type":"auto","disable_parallel_tool_use":true}),
         }}),
-        // Gemini cannot say "one call at a time": the choice stays AUTO.
         Gemini => json!({"toolConfig":{"functionCallingConfig": match choice {
             Choice::None => json!({"mode":"NONE"}),
-            Choice::Auto | Choice::Serial => json!({"mode":"AUTO"}),
+            Choice::Auto => json!({"mode":"AUTO"}),
             Choice::Required => json!({"mode":"ANY"}),
             Choice::Named => json!({"mode":"ANY","allowedFunctionNames":["get_weather"]}),
+            Choice::Serial => return None,
         }}}),
+    })
+}
+
+/// T12's request in a client's dialect; `None` where the dialect cannot say the variant.
+fn t12_request(c: Dialect, choice: Choice) -> Option<Value> {
+    let mut body = ask(c, "Weather and time in Paris?");
+    body["tools"] = t12_tools(c);
+    for (k, v) in choice_fields(c, choice)?.as_object().unwrap() {
+        body[k] = v.clone();
     }
+    Some(body)
+}
+
+/// The fields of a provider request that say the choice, exactly as its dialect says them.
+fn t12_expected(p: Dialect, choice: Choice) -> Value {
+    // Gemini cannot say "one call at a time": the choice stays AUTO.
+    choice_fields(p, choice)
+        .or_else(|| choice_fields(p, Choice::Auto))
+        .unwrap()
 }
 
 /// The choice fields of a provider request: the keys `t12_expected` names, and every other
@@ -1455,68 +1141,6 @@ fn t12_tool_choices_reach_every_provider_as_its_dialect_says_them() {
 // The client's side of a tool loop: its answer (or stream) as it sends it back, with the
 // tool's result.
 // ---------------------------------------------------------------------------------------------
-
-/// The assistant's turn as a client sends it back in its history (a message, Responses items,
-/// or a Gemini content), and the id of its call (`None`: a Gemini call without one).
-struct Echo {
-    assistant: Value,
-    id: Option<String>,
-}
-
-/// The assistant turn of a client's answer, unchanged, as that client sends it back.
-fn echo_of_answer(c: Dialect, answer: &Value) -> Echo {
-    match c {
-        Chat => {
-            let message = answer["choices"][0]["message"].clone();
-            let id = message["tool_calls"][0]["id"].as_str().map(str::to_string);
-            Echo {
-                assistant: message,
-                id,
-            }
-        }
-        Resp => {
-            let items = answer["output"].clone();
-            let id = items
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|i| i["type"] == "function_call")
-                .and_then(|i| i["call_id"].as_str())
-                .map(str::to_string);
-            Echo {
-                assistant: items,
-                id,
-            }
-        }
-        Anthropic => {
-            let content = answer["content"].clone();
-            let id = content
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|b| b["type"] == "tool_use")
-                .and_then(|b| b["id"].as_str())
-                .map(str::to_string);
-            Echo {
-                assistant: json!({"role":"assistant","content":content}),
-                id,
-            }
-        }
-        Gemini => {
-            let content = answer["candidates"][0]["content"].clone();
-            let id = content["parts"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find_map(|p| p["functionCall"]["id"].as_str())
-                .map(str::to_string);
-            Echo {
-                assistant: content,
-                id,
-            }
-        }
-    }
-}
 
 /// A client's stream gathered into the assistant turn it sends back, as its SDK accumulates
 /// it: Chat's message (with the `reasoning_content` compatible clients keep), Responses'
@@ -1767,28 +1391,7 @@ fn t13_echo(c: Dialect) -> Echo {
 
 fn t13_request(c: Dialect, history: Vec<Value>) -> Value {
     let tools = client_tools(c, &[(LONG_NAME, "Reads files.", t13_schema())]);
-    match c {
-        Chat => {
-            let mut messages = vec![json!({"role":"user","content":"Read a.txt"})];
-            messages.extend(history);
-            json!({"model":CLIENT_MODEL,"messages":messages,"tools":tools})
-        }
-        Resp => {
-            let mut input = vec![json!({"role":"user","content":"Read a.txt"})];
-            input.extend(history);
-            json!({"model":CLIENT_MODEL,"input":input,"tools":tools})
-        }
-        Anthropic => {
-            let mut messages = vec![json!({"role":"user","content":"Read a.txt"})];
-            messages.extend(history);
-            json!({"model":CLIENT_MODEL,"max_tokens":CLIENT_MAX,"messages":messages,"tools":tools})
-        }
-        Gemini => {
-            let mut contents = vec![json!({"role":"user","parts":[{"text":"Read a.txt"}]})];
-            contents.extend(history);
-            json!({"contents":contents,"tools":tools})
-        }
-    }
+    request_after(c, "Read a.txt", history, tools)
 }
 
 /// What provider `p` must receive from a client of `c`: the tool as `name` (the provider's
@@ -2126,7 +1729,7 @@ fn t9_check_next_turn(p: Dialect, proof: Proof, sent: &Value, what: &str) {
                 {"role":"user","parts":[{"text":"Weather in Paris?"}]},
                 {"role":"model","parts":[{"text":T9_TEXT},
                     {"functionCall":{"name":"get_weather","args":{"location":"Paris"}},
-                        "thoughtSignature":GEMINI_SIGNATURE}]},
+                        "thoughtSignature":PROVIDER_SIGNATURE}]},
                 {"role":"user","parts":[{"functionResponse":{"name":"get_weather",
                     "response":t9_result()}}]}]);
             assert_json(&sent["contents"], &want, what);

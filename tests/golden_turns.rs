@@ -16,95 +16,41 @@
 
 mod pairs;
 
-use bytes::{Bytes, BytesMut};
 use pairs::*;
 use serde_json::{json, Value};
+use tollgate::dialect::anthropic;
 use tollgate::dialect::ir::{BlockKind, Delta, Event, Request, Stop};
 use tollgate::dialect::stream::{Ended, StreamEnd, StreamTranslator};
-use tollgate::dialect::{anthropic, Dialect};
+use tollgate::dialect::usage::Usage;
+use tollgate::dialect::Dialect;
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers.
 // ---------------------------------------------------------------------------------------------
 
-fn assert_json(got: &Value, want: &Value, what: &str) {
-    assert!(
-        got == want,
-        "{what}\n got: {}\nwant: {}",
-        serde_json::to_string_pretty(got).unwrap(),
-        serde_json::to_string_pretty(want).unwrap()
-    );
-}
-
-/// The max tokens the Anthropic client's requests carry (Anthropic requires it).
-const CLIENT_MAX: u64 = 1024;
-
-/// The output limit a provider gets: the Anthropic client's, else none, except that an
-/// Anthropic provider requires one and gets the codec's default (§1.C, §3.7).
-fn with_max_tokens(p: Dialect, client: Dialect, mut body: Value) -> Value {
-    let max = (client == Anthropic).then_some(CLIENT_MAX);
-    match (p, max) {
-        (Chat, Some(n)) => body["max_completion_tokens"] = json!(n),
-        (Resp, Some(n)) => body["max_output_tokens"] = json!(n),
-        (Anthropic, n) => body["max_tokens"] = json!(n.unwrap_or(anthropic::DEFAULT_MAX_TOKENS)),
-        (Gemini, Some(n)) => body["generationConfig"] = json!({"maxOutputTokens": n}),
-        (_, None) => {}
-    }
-    body
-}
-
-fn schema() -> Value {
-    json!({"type":"object","properties":{"location":{"type":"string"}},"required":["location"]})
-}
-
-/// The `tools` member declaring `names` (all taking `schema()`), in dialect `d`; the same
+/// The `tools` member declaring `names` (all taking `weather_schema()`), in dialect `d`; the same
 /// shape is what a provider of `d` must receive (§1.E "Tool decl.").
 fn tools(d: Dialect, names: &[&str]) -> Value {
     match d {
         Chat => json!(names
             .iter()
-            .map(|n| json!({"type":"function","function":{"name":n,"parameters":schema()}}))
+            .map(|n| json!({"type":"function","function":{"name":n,"parameters":weather_schema()}}))
             .collect::<Vec<_>>()),
         Resp => json!(names
             .iter()
-            .map(|n| json!({"type":"function","name":n,"parameters":schema(),"strict":false}))
+            .map(
+                |n| json!({"type":"function","name":n,"parameters":weather_schema(),"strict":false})
+            )
             .collect::<Vec<_>>()),
         Anthropic => json!(names
             .iter()
-            .map(|n| json!({"name":n,"input_schema":schema()}))
+            .map(|n| json!({"name":n,"input_schema":weather_schema()}))
             .collect::<Vec<_>>()),
         Gemini => json!([{"functionDeclarations": names
             .iter()
-            .map(|n| json!({"name":n,"parametersJsonSchema":schema()}))
+            .map(|n| json!({"name":n,"parametersJsonSchema":weather_schema()}))
             .collect::<Vec<_>>()}]),
     }
-}
-
-/// Runs `check` for every pair whose provider is in `providers`, with the failing pairs
-/// listed as `for_each_pair` does.
-fn for_pairs_to(
-    providers: &[Dialect],
-    check: impl Fn(Dialect, Dialect) + std::panic::RefUnwindSafe,
-) {
-    for_each_pair(|c, p| {
-        if providers.contains(&p) {
-            check(c, p);
-        }
-    });
-}
-
-/// Runs `check` for the listed (client, provider) pairs, failing with the list of those that
-/// failed.
-fn for_listed_pairs(
-    list: &[(Dialect, Dialect)],
-    check: impl Fn(Dialect, Dialect) + std::panic::RefUnwindSafe,
-) {
-    let failed: Vec<String> = list
-        .iter()
-        .filter(|&&(c, p)| std::panic::catch_unwind(|| check(c, p)).is_err())
-        .map(|(c, p)| format!("{c} client → {p} provider"))
-        .collect();
-    assert!(failed.is_empty(), "failing pairs:\n{}", failed.join("\n"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,15 +249,11 @@ fn t2_system_prompts_merge_into_the_providers_one_place_and_turns_keep_their_ord
 // ---------------------------------------------------------------------------------------------
 
 const QUESTION_2: &str = "Weather in Paris and Rome?";
-const ARGS_PARIS: &str = r#"{"location":"Paris"}"#;
+const ARGS_PARIS: &str = ARGS;
 const ARGS_ROME: &str = r#"{"location":"Rome"}"#;
 const RESULT_PARIS: &str = r#"{"temp_c":18}"#;
 const RESULT_ROME: &str = r#"{"temp_c":22}"#;
 const LET_ME_CHECK: &str = "Let me check.";
-
-/// The signature on the Gemini client's first call (Gemini signs only the first call of a
-/// step, §1.D, §5.7).
-const CLIENT_SIGNATURE: &str = "c2lnLTE=";
 
 /// The calls of a client's history: (args, result) for each, in call order.
 const CALLS_2: [(&str, &str); 2] = [(ARGS_PARIS, RESULT_PARIS), (ARGS_ROME, RESULT_ROME)];
@@ -356,11 +298,17 @@ fn client_ids(c: Dialect, h: History) -> Vec<String> {
         .collect()
 }
 
-fn history_request(c: Dialect, h: History) -> Value {
+/// T4/T5's history in dialect `d`, from a client of `c`: as that client sends it (`sent`, `d`
+/// being `c`), or as provider `d` must receive it. Every call, in order, with the client's ids
+/// (a Gemini provider is shown only ids a Gemini client gave, §3.4), each result matched to its
+/// call by id. A Gemini provider shown no ids matches results by name and order (§3.4 table,
+/// rule 2), so it must get them in call order.
+fn history(d: Dialect, c: Dialect, h: History, sent: bool) -> Value {
     let ids = client_ids(c, h);
     let order = h.result_order();
-    let tools = tools(c, &["get_weather"]);
-    match c {
+    let tools = tools(d, &["get_weather"]);
+    let model = if sent { CLIENT_MODEL } else { UP_MODEL };
+    let body = match d {
         Chat => {
             let calls: Vec<Value> = (0..h.calls)
                 .map(|k| {
@@ -374,132 +322,41 @@ fn history_request(c: Dialect, h: History) -> Value {
                 Value::Null
             };
             let mut messages = vec![
-                json!({"role":"user","content":QUESTION_2}),
+                user_turn(d, QUESTION_2),
                 json!({"role":"assistant","content":content,"tool_calls":calls}),
             ];
             for &k in &order {
                 messages.push(json!({"role":"tool","tool_call_id":ids[k],"content":CALLS_2[k].1}));
             }
-            json!({"model":CLIENT_MODEL,"messages":messages,"tools":tools})
+            json!({"model":model,"messages":messages,"tools":tools})
         }
         Resp => {
-            let mut input = vec![json!({"role":"user","content":QUESTION_2})];
-            if h.text {
+            let mut input = vec![user_turn(d, QUESTION_2)];
+            if h.text && sent {
                 input.push(json!({"type":"message","role":"assistant",
                     "content":[{"type":"output_text","text":LET_ME_CHECK}]}));
-            }
-            for k in 0..h.calls {
-                input.push(
-                    json!({"type":"function_call","id":format!("fc_{k}"),"call_id":ids[k],
-                    "name":"get_weather","arguments":CALLS_2[k].0}),
-                );
-            }
-            for &k in &order {
-                input.push(
-                    json!({"type":"function_call_output","call_id":ids[k],"output":CALLS_2[k].1}),
-                );
-            }
-            json!({"model":CLIENT_MODEL,"input":input,"tools":tools})
-        }
-        Anthropic => {
-            let mut blocks = Vec::new();
-            if h.text {
-                blocks.push(json!({"type":"text","text":LET_ME_CHECK}));
-            }
-            for k in 0..h.calls {
-                blocks.push(json!({"type":"tool_use","id":ids[k],"name":"get_weather",
-                    "input":parse(CALLS_2[k].0)}));
-            }
-            let results: Vec<Value> = order
-                .iter()
-                .map(|&k| json!({"type":"tool_result","tool_use_id":ids[k],"content":CALLS_2[k].1}))
-                .collect();
-            json!({"model":CLIENT_MODEL,"max_tokens":CLIENT_MAX,"messages":[
-                {"role":"user","content":QUESTION_2},
-                {"role":"assistant","content":blocks},
-                {"role":"user","content":results}],"tools":tools})
-        }
-        Gemini => {
-            let mut parts = Vec::new();
-            if h.text {
-                parts.push(json!({"text":LET_ME_CHECK}));
-            }
-            for k in 0..h.calls {
-                let mut call = json!({"name":"get_weather","args":parse(CALLS_2[k].0)});
-                if h.gemini_ids {
-                    call["id"] = json!(ids[k]);
-                }
-                let mut part = json!({ "functionCall": call });
-                if k == 0 {
-                    part["thoughtSignature"] = json!(CLIENT_SIGNATURE);
-                }
-                parts.push(part);
-            }
-            let responses: Vec<Value> = order
-                .iter()
-                .map(|&k| {
-                    let mut r = json!({"name":"get_weather","response":parse(CALLS_2[k].1)});
-                    if h.gemini_ids {
-                        r["id"] = json!(ids[k]);
-                    }
-                    json!({ "functionResponse": r })
-                })
-                .collect();
-            json!({"contents":[
-                {"role":"user","parts":[{"text":QUESTION_2}]},
-                {"role":"model","parts":parts},
-                {"role":"user","parts":responses}],"tools":tools})
-        }
-    }
-}
-
-/// The history as provider `p` must receive it from client `c`: every call, in order, with the
-/// client's ids (a Gemini provider is shown only ids a Gemini client gave, §3.4), each result
-/// matched to its call by id. A Gemini provider shown no ids matches results by name and
-/// order (§3.4 table, rule 2), so it must get them in call order.
-fn expected_history(p: Dialect, c: Dialect, h: History) -> Value {
-    let ids = client_ids(c, h);
-    let order = h.result_order();
-    let tools = tools(p, &["get_weather"]);
-    let body = match p {
-        Chat => {
-            let calls: Vec<Value> = (0..h.calls)
-                .map(|k| {
-                    json!({"id":ids[k],"type":"function",
-                    "function":{"name":"get_weather","arguments":CALLS_2[k].0}})
-                })
-                .collect();
-            let content = if h.text {
-                json!(LET_ME_CHECK)
-            } else {
-                Value::Null
-            };
-            let mut messages = vec![
-                json!({"role":"user","content":QUESTION_2}),
-                json!({"role":"assistant","content":content,"tool_calls":calls}),
-            ];
-            for &k in &order {
-                messages.push(json!({"role":"tool","tool_call_id":ids[k],"content":CALLS_2[k].1}));
-            }
-            json!({"model":UP_MODEL,"messages":messages,"tools":tools})
-        }
-        Resp => {
-            let mut input = vec![json!({"role":"user","content":QUESTION_2})];
-            if h.text {
+            } else if h.text {
                 input.push(json!({"role":"assistant","content":LET_ME_CHECK}));
             }
             for k in 0..h.calls {
-                input.push(
-                    json!({"type":"function_call","call_id":ids[k],"name":"get_weather",
-                    "arguments":CALLS_2[k].0}),
-                );
+                let mut call = json!({"type":"function_call","call_id":ids[k],
+                    "name":"get_weather","arguments":CALLS_2[k].0});
+                // The item ids a client keeps; the codec sends none.
+                if sent {
+                    call["id"] = json!(format!("fc_{k}"));
+                }
+                input.push(call);
             }
             for &k in &order {
                 input.push(
                     json!({"type":"function_call_output","call_id":ids[k],"output":CALLS_2[k].1}),
                 );
             }
-            json!({"model":UP_MODEL,"input":input,"tools":tools,"store":false})
+            let mut body = json!({"model":model,"input":input,"tools":tools});
+            if !sent {
+                body["store"] = json!(false);
+            }
+            body
         }
         Anthropic => {
             let mut blocks = Vec::new();
@@ -514,7 +371,7 @@ fn expected_history(p: Dialect, c: Dialect, h: History) -> Value {
                 .iter()
                 .map(|&k| json!({"type":"tool_result","tool_use_id":ids[k],"content":CALLS_2[k].1}))
                 .collect();
-            json!({"model":UP_MODEL,"messages":[
+            json!({"model":model,"messages":[
                 {"role":"user","content":QUESTION_2},
                 {"role":"assistant","content":blocks},
                 {"role":"user","content":results}],"tools":tools})
@@ -526,12 +383,10 @@ fn expected_history(p: Dialect, c: Dialect, h: History) -> Value {
                 parts.push(json!({"text":LET_ME_CHECK}));
             }
             for k in 0..h.calls {
-                let mut call = serde_json::Map::new();
+                let mut call = json!({"name":"get_weather","args":parse(CALLS_2[k].0)});
                 if shown {
-                    call.insert("id".into(), json!(ids[k]));
+                    call["id"] = json!(ids[k]);
                 }
-                call.insert("name".into(), json!("get_weather"));
-                call.insert("args".into(), parse(CALLS_2[k].0));
                 let mut part = json!({ "functionCall": call });
                 // Only Gemini's own signature means anything to Gemini (§3.10, §5.7).
                 if k == 0 && c == Gemini {
@@ -539,37 +394,39 @@ fn expected_history(p: Dialect, c: Dialect, h: History) -> Value {
                 }
                 parts.push(part);
             }
-            let gemini_order: Vec<usize> = if shown { order } else { (0..h.calls).collect() };
+            let gemini_order: Vec<usize> = if shown || sent {
+                order
+            } else {
+                (0..h.calls).collect()
+            };
             let responses: Vec<Value> = gemini_order
                 .iter()
                 .map(|&k| {
-                    let mut r = serde_json::Map::new();
+                    let mut r = json!({"name":"get_weather","response":parse(CALLS_2[k].1)});
                     if shown {
-                        r.insert("id".into(), json!(ids[k]));
+                        r["id"] = json!(ids[k]);
                     }
-                    r.insert("name".into(), json!("get_weather"));
-                    r.insert("response".into(), parse(CALLS_2[k].1));
                     json!({ "functionResponse": r })
                 })
                 .collect();
             json!({"contents":[
-                {"role":"user","parts":[{"text":QUESTION_2}]},
+                user_turn(d, QUESTION_2),
                 {"role":"model","parts":parts},
                 {"role":"user","parts":responses}],"tools":tools})
         }
     };
-    with_max_tokens(p, c, body)
+    // A client's own limit is its own field (none but Anthropic's here).
+    with_max_tokens(d, c, body)
 }
 
 fn check_history(c: Dialect, p: Dialect, h: History) {
-    let req = decode_request(c, &history_request(c, h), false);
+    let req = decode_request(c, &history(c, c, h, true), false);
     assert_json(
         &encode_request(p, &req),
-        &expected_history(p, c, h),
+        &history(p, c, h, false),
         &format!("{c} → {p}, {h:?}"),
     );
 }
-
 const T4_IN_ORDER: History = History {
     calls: 2,
     text: false,
@@ -780,10 +637,6 @@ const T8_LENGTH: Script = Script {
     ending: Ending::MaxTokens,
 };
 
-/// The signature a Gemini provider puts on the first call of a step, with base64 characters an
-/// Anthropic id may not hold.
-const PROVIDER_SIGNATURE: &str = "Cv8+Ab/9zz==";
-
 /// The id of the k-th call of a provider's answer, as clients see it: the provider's own; a
 /// Gemini call has none, so the codec names it from the `responseId` ("P-1") and its position,
 /// the first call's signature riding on it (§3.4 rules 2 and 5).
@@ -796,23 +649,14 @@ fn call_id(p: Dialect, k: usize) -> String {
     }
 }
 
-fn chat_usage() -> Value {
-    json!({"prompt_tokens":20,"completion_tokens":9,"total_tokens":29,
-        "prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}})
-}
-
-fn responses_usage() -> Value {
-    json!({"input_tokens":20,"input_tokens_details":{"cached_tokens":0},"output_tokens":9,
-        "output_tokens_details":{"reasoning_tokens":0},"total_tokens":29})
-}
-
-fn anthropic_usage() -> Value {
-    json!({"input_tokens":20,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":9})
-}
-
-fn gemini_usage() -> Value {
-    json!({"promptTokenCount":20,"candidatesTokenCount":9,"totalTokenCount":29})
-}
+/// The usage of every provider's answer.
+const USAGE: Usage = Usage {
+    input_total: 20,
+    input_cache_read: 0,
+    input_cache_write: 0,
+    output_total: 9,
+    output_reasoning: 0,
+};
 
 fn chat_finish(s: Script) -> &'static str {
     match s.ending {
@@ -849,28 +693,59 @@ fn responses_status(s: Script) -> (&'static str, Value) {
     }
 }
 
+/// The event that ends a Responses stream.
+fn responses_terminal(s: Script) -> &'static str {
+    match responses_status(s) {
+        ("incomplete", _) => "response.incomplete",
+        _ => "response.completed",
+    }
+}
+
+/// A Responses response with its `incomplete_details`.
+fn with_details(mut response: Value, details: Value) -> Value {
+    response["incomplete_details"] = details;
+    response
+}
+
+/// The assistant's message in a Chat answer from provider `p`, as it says it and as a client
+/// must get it.
+fn chat_message(p: Dialect, s: Script) -> Value {
+    let text = s.text();
+    let mut message = json!({"role":"assistant",
+        "content":if text.is_empty() { Value::Null } else { json!(text) },"refusal":null});
+    let calls: Vec<Value> = s
+        .pieces
+        .iter()
+        .filter_map(|piece| match piece {
+            Piece::Call(k) => Some(json!({"id":call_id(p, *k),"type":"function",
+                "function":{"name":"get_weather","arguments":CALLS_2[*k].0}})),
+            Piece::Text(_) => None,
+        })
+        .collect();
+    if !calls.is_empty() {
+        message["tool_calls"] = json!(calls);
+    }
+    message
+}
+
+/// The content of an Anthropic answer from provider `p`, as it says it and as a client must
+/// get it.
+fn anthropic_content(p: Dialect, s: Script) -> Value {
+    let content: Vec<Value> = s
+        .pieces
+        .iter()
+        .map(|piece| match piece {
+            Piece::Text(t) => json!({"type":"text","text":t}),
+            Piece::Call(k) => json!({"type":"tool_use","id":call_id(p, *k),
+                "name":"get_weather","input":parse(CALLS_2[*k].0)}),
+        })
+        .collect();
+    json!(content)
+}
+
 fn provider_answer(p: Dialect, s: Script) -> Value {
     match p {
-        Chat => {
-            let text = s.text();
-            let mut message = json!({"role":"assistant",
-                "content":if text.is_empty() { Value::Null } else { json!(text) },"refusal":null});
-            let calls: Vec<Value> = s
-                .pieces
-                .iter()
-                .filter_map(|piece| match piece {
-                    Piece::Call(k) => Some(json!({"id":call_id(p, *k),"type":"function",
-                        "function":{"name":"get_weather","arguments":CALLS_2[*k].0}})),
-                    Piece::Text(_) => None,
-                })
-                .collect();
-            if !calls.is_empty() {
-                message["tool_calls"] = json!(calls);
-            }
-            json!({"id":"chatcmpl-P","object":"chat.completion","created":1,"model":UP_MODEL,
-                "choices":[{"index":0,"message":message,"logprobs":null,"finish_reason":chat_finish(s)}],
-                "usage":chat_usage()})
-        }
+        Chat => chat_answer(chat_message(p, s), chat_finish(s), chat_usage(&USAGE)),
         Resp => {
             let output: Vec<Value> = s
                 .pieces
@@ -884,27 +759,17 @@ fn provider_answer(p: Dialect, s: Script) -> Value {
                 })
                 .collect();
             let (status, incomplete) = responses_status(s);
-            json!({"id":"resp_P","object":"response","created_at":1,"status":status,
-                "incomplete_details":incomplete,"model":UP_MODEL,"output":output,"usage":responses_usage()})
+            let answer = responses_answer(status, json!(output), responses_usage(&USAGE));
+            with_details(answer, incomplete)
         }
         Anthropic => {
-            let content: Vec<Value> = s
-                .pieces
-                .iter()
-                .map(|piece| match piece {
-                    Piece::Text(t) => json!({"type":"text","text":t}),
-                    Piece::Call(k) => json!({"type":"tool_use","id":call_id(p, *k),
-                        "name":"get_weather","input":parse(CALLS_2[*k].0)}),
-                })
-                .collect();
             let (reason, sequence) = anthropic_stop(s, p);
-            json!({"id":"msg_P","type":"message","role":"assistant","model":UP_MODEL,
-                "content":content,"stop_reason":reason,"stop_sequence":sequence,"usage":anthropic_usage()})
+            let usage = anthropic_usage(&USAGE, false);
+            anthropic_answer(anthropic_content(p, s), reason, sequence, usage)
         }
         Gemini => {
             let parts: Vec<Value> = s.pieces.iter().map(|piece| gemini_part(*piece)).collect();
-            json!({"candidates":[{"content":{"role":"model","parts":parts},"finishReason":gemini_finish(s),
-                "index":0}],"usageMetadata":gemini_usage(),"modelVersion":UP_MODEL,"responseId":"P-1"})
+            gemini_answer(json!(parts), gemini_finish(s), gemini_usage(&USAGE, true))
         }
     }
 }
@@ -978,55 +843,32 @@ fn responses_output(p: Dialect, s: Script, actual: &Value) -> Value {
     json!(items)
 }
 
+/// The parts a Gemini client must get.
+fn gemini_client_parts(p: Dialect, s: Script) -> Vec<Value> {
+    s.pieces
+        .iter()
+        .map(|piece| match piece {
+            Piece::Text(t) => json!({ "text": t }),
+            Piece::Call(k) => gemini_client_call(p, *k),
+        })
+        .collect()
+}
+
 fn expected_answer_view(c: Dialect, p: Dialect, s: Script, actual: &Value) -> Value {
     match c {
-        Chat => {
-            let text = s.text();
-            let mut message = json!({"role":"assistant",
-                "content":if text.is_empty() { Value::Null } else { json!(text) },"refusal":null});
-            let calls: Vec<Value> = s
-                .pieces
-                .iter()
-                .filter_map(|piece| match piece {
-                    Piece::Call(k) => Some(json!({"id":call_id(p, *k),"type":"function",
-                        "function":{"name":"get_weather","arguments":CALLS_2[*k].0}})),
-                    Piece::Text(_) => None,
-                })
-                .collect();
-            if !calls.is_empty() {
-                message["tool_calls"] = json!(calls);
-            }
-            json!({"choices":1,"message":message,"finish_reason":chat_finish(s)})
-        }
+        Chat => json!({"choices":1,"message":chat_message(p, s),"finish_reason":chat_finish(s)}),
         Resp => {
             let (status, incomplete) = responses_status(s);
             json!({"status":status,"incomplete_details":incomplete,
                 "output":responses_output(p, s, &actual["output"])})
         }
         Anthropic => {
-            let content: Vec<Value> = s
-                .pieces
-                .iter()
-                .map(|piece| match piece {
-                    Piece::Text(t) => json!({"type":"text","text":t}),
-                    Piece::Call(k) => json!({"type":"tool_use","id":call_id(p, *k),
-                        "name":"get_weather","input":parse(CALLS_2[*k].0)}),
-                })
-                .collect();
             let (reason, sequence) = anthropic_stop(s, p);
-            json!({"content":content,"stop_reason":reason,"stop_sequence":sequence})
+            json!({"content":anthropic_content(p, s),"stop_reason":reason,"stop_sequence":sequence})
         }
         Gemini => {
-            let parts: Vec<Value> = s
-                .pieces
-                .iter()
-                .map(|piece| match piece {
-                    Piece::Text(t) => json!({ "text": t }),
-                    Piece::Call(k) => gemini_client_call(p, *k),
-                })
-                .collect();
-            json!({"candidates":1,"content":{"role":"model","parts":parts},
-                "finishReason":gemini_finish(s)})
+            json!({"candidates":1,"content":{"role":"model","parts":gemini_client_parts(p, s)},
+            "finishReason":gemini_finish(s)})
         }
     }
 }
@@ -1034,13 +876,7 @@ fn expected_answer_view(c: Dialect, p: Dialect, s: Script, actual: &Value) -> Va
 /// A T1-like request from client `c` declaring get_weather: what the client's answer and
 /// stream are written for.
 fn client_request(c: Dialect, stream: bool) -> Request {
-    let mut body = match c {
-        Chat => json!({"model":CLIENT_MODEL,"messages":[{"role":"user","content":QUESTION_2}]}),
-        Resp => json!({"model":CLIENT_MODEL,"input":QUESTION_2}),
-        Anthropic => json!({"model":CLIENT_MODEL,"max_tokens":CLIENT_MAX,
-            "messages":[{"role":"user","content":QUESTION_2}]}),
-        Gemini => json!({"contents":[{"role":"user","parts":[{"text":QUESTION_2}]}]}),
-    };
+    let mut body = ask(c, QUESTION_2);
     body["tools"] = tools(c, &["get_weather"]);
     if stream && c != Gemini {
         body["stream"] = json!(true);
@@ -1113,13 +949,8 @@ fn push_text(blocks: &mut Vec<Value>, text: &str) {
 /// Reads a client's stream back with its own decoder, checking the events' invariants (start
 /// first, one block at a time, indices counting up, a stop after the last block).
 fn said_of_stream(c: Dialect, bytes: &str) -> Said {
-    let mut dec = decoder(c);
-    let mut events = Vec::new();
-    for chunk in bytes.as_bytes().chunks(5) {
-        dec.push(Bytes::copy_from_slice(chunk), &mut events)
-            .unwrap_or_else(|e| panic!("{c} decoder refused the stream: {e:?}\n{bytes}"));
-    }
-    assert_eq!(dec.finish(&mut events), Ended::Complete, "{c}\n{bytes}");
+    let (events, ended) = decode_stream(c, bytes.as_bytes(), 5);
+    assert_eq!(ended, Ended::Complete, "{c}\n{bytes}");
     assert!(
         matches!(events.first(), Some(Event::Start { .. })),
         "{events:?}"
@@ -1189,24 +1020,6 @@ fn check_answer(c: Dialect, p: Dialect, s: Script) {
 
 // --- Provider streams ------------------------------------------------------------------------
 
-fn data(v: &Value) -> String {
-    format!("data: {v}\n\n")
-}
-
-/// An event in Responses' or Anthropic's framing: the name repeats the JSON `type`.
-fn named(v: &Value) -> String {
-    format!("event: {}\ndata: {v}\n\n", v["type"].as_str().unwrap())
-}
-
-/// A text cut in two where providers cut them, mid-word.
-fn halves(t: &str) -> [&str; 2] {
-    let mut at = t.len() / 2;
-    while !t.is_char_boundary(at) {
-        at -= 1;
-    }
-    [&t[..at], &t[at..]]
-}
-
 /// Arguments in three fragments, cut mid-token.
 fn fragments(args: &str) -> [&str; 3] {
     let (a, b) = (args.len() / 3, 2 * args.len() / 3);
@@ -1214,221 +1027,104 @@ fn fragments(args: &str) -> [&str; 3] {
 }
 
 fn provider_stream(p: Dialect, s: Script) -> String {
-    let mut events: Vec<String> = Vec::new();
     match p {
         Chat => {
-            let chunk = |delta: Value, finish: Value| {
-                data(
-                    &json!({"id":"chatcmpl-P","object":"chat.completion.chunk","created":1,
-                    "model":UP_MODEL,"choices":[{"index":0,"delta":delta,"logprobs":null,
-                    "finish_reason":finish}],"usage":null}),
-                )
-            };
-            events.push(chunk(
-                json!({"role":"assistant","content":"","refusal":null}),
-                Value::Null,
-            ));
+            let mut deltas = Vec::new();
             let mut tool_index = 0;
             for piece in s.pieces {
                 match piece {
-                    Piece::Text(t) => {
-                        for h in halves(t) {
-                            events.push(chunk(json!({ "content": h }), Value::Null));
-                        }
-                    }
+                    Piece::Text(t) => deltas.extend(halves(t).map(|h| json!({ "content": h }))),
                     Piece::Call(k) => {
-                        events.push(chunk(
-                            json!({"tool_calls":[{"index":tool_index,"id":call_id(p, *k),"type":"function",
-                                "function":{"name":"get_weather","arguments":""}}]}),
-                            Value::Null,
-                        ));
-                        for f in fragments(CALLS_2[*k].0) {
-                            events.push(chunk(
-                                json!({"tool_calls":[{"index":tool_index,"function":{"arguments":f}}]}),
-                                Value::Null,
-                            ));
-                        }
+                        let id = call_id(p, *k);
+                        let args = fragments(CALLS_2[*k].0);
+                        deltas.extend(chat_call_deltas(tool_index, &id, &args));
                         tool_index += 1;
                     }
                 }
             }
-            events.push(chunk(json!({}), json!(chat_finish(s))));
-            events.push(data(
-                &json!({"id":"chatcmpl-P","object":"chat.completion.chunk",
-                "created":1,"model":UP_MODEL,"choices":[],"usage":chat_usage()}),
-            ));
-            events.push("data: [DONE]\n\n".to_string());
+            let mut events = vec![chat_role_chunk()];
+            events.extend(deltas.into_iter().map(|d| chat_chunk(d, Value::Null)));
+            events.extend(chat_tail(chat_finish(s), chat_usage(&USAGE)));
+            events.concat()
         }
         Resp => {
-            let response = |status: &str, incomplete: Value, output: Value, usage: Value| {
-                json!({"id":"resp_P","object":"response","created_at":1,"status":status,
-                    "incomplete_details":incomplete,"model":UP_MODEL,"output":output,"usage":usage})
-            };
-            let mut seq = 0;
-            let mut push = |mut v: Value| {
-                v["sequence_number"] = json!(seq);
-                seq += 1;
-                events.push(named(&v));
-            };
-            let start = response("in_progress", Value::Null, json!([]), Value::Null);
-            push(json!({"type":"response.created","response":start}));
-            push(json!({"type":"response.in_progress","response":start}));
+            let start = responses_answer("in_progress", json!([]), Value::Null);
+            let mut stream = ResponsesStream::new(&with_details(start, Value::Null));
             let mut output = Vec::new();
             for (i, piece) in s.pieces.iter().enumerate() {
-                match piece {
-                    Piece::Text(t) => {
-                        let at = |mut v: Value| {
-                            v["item_id"] = json!("msg_P");
-                            v["output_index"] = json!(i);
-                            v["content_index"] = json!(0);
-                            v
-                        };
-                        push(json!({"type":"response.output_item.added","output_index":i,
-                            "item":{"id":"msg_P","type":"message","status":"in_progress",
-                            "role":"assistant","content":[]}}));
-                        push(at(json!({"type":"response.content_part.added",
-                            "part":{"type":"output_text","annotations":[],"text":""}})));
-                        for h in halves(t) {
-                            push(at(
-                                json!({"type":"response.output_text.delta","delta":h,"logprobs":[]}),
-                            ));
-                        }
-                        push(at(
-                            json!({"type":"response.output_text.done","text":t,"logprobs":[]}),
-                        ));
-                        let part = json!({"type":"output_text","annotations":[],"text":t});
-                        push(at(json!({"type":"response.content_part.done","part":part})));
-                        let item = json!({"id":"msg_P","type":"message","status":"completed",
-                            "role":"assistant","content":[part]});
-                        push(
-                            json!({"type":"response.output_item.done","output_index":i,"item":item}),
-                        );
-                        output.push(item);
-                    }
+                output.push(match piece {
+                    Piece::Text(t) => stream.message(i, &halves(t)),
                     Piece::Call(k) => {
-                        let item_id = format!("fc_P{}", k + 1);
-                        let args = CALLS_2[*k].0;
-                        push(json!({"type":"response.output_item.added","output_index":i,
-                            "item":{"id":item_id,"type":"function_call","status":"in_progress",
-                            "arguments":"","call_id":call_id(p, *k),"name":"get_weather"}}));
-                        for f in fragments(args) {
-                            push(json!({"type":"response.function_call_arguments.delta",
-                                "item_id":item_id,"output_index":i,"delta":f}));
-                        }
-                        push(json!({"type":"response.function_call_arguments.done",
-                            "item_id":item_id,"output_index":i,"name":"get_weather","arguments":args}));
-                        let item = json!({"id":item_id,"type":"function_call","status":"completed",
-                            "arguments":args,"call_id":call_id(p, *k),"name":"get_weather"});
-                        push(
-                            json!({"type":"response.output_item.done","output_index":i,"item":item}),
-                        );
-                        output.push(item);
+                        let (item_id, args) = (format!("fc_P{}", k + 1), CALLS_2[*k].0);
+                        stream.call(i, &item_id, &call_id(p, *k), args, &fragments(args))
                     }
-                }
+                });
             }
             let (status, incomplete) = responses_status(s);
-            let ty = if status == "incomplete" {
-                "response.incomplete"
-            } else {
-                "response.completed"
-            };
-            push(json!({"type":ty,
-                "response":response(status, incomplete, json!(output), responses_usage())}));
+            let done = responses_answer(status, json!(output), responses_usage(&USAGE));
+            stream.push(json!({"type":responses_terminal(s),
+                "response":with_details(done, incomplete)}));
+            stream.events.concat()
         }
         Anthropic => {
-            events.push(named(&json!({"type":"message_start","message":{"id":"msg_P",
-                "type":"message","role":"assistant","model":UP_MODEL,"content":[],"stop_reason":null,
-                "stop_sequence":null,"usage":{"input_tokens":20,"cache_creation_input_tokens":0,
-                "cache_read_input_tokens":0,"output_tokens":1}}})));
-            events.push(named(&json!({"type":"ping"})));
+            let mut events = anthropic_start(&USAGE);
             for (i, piece) in s.pieces.iter().enumerate() {
-                let delta =
-                    |d: Value| named(&json!({"type":"content_block_delta","index":i,"delta":d}));
-                match piece {
-                    Piece::Text(t) => {
-                        events.push(named(&json!({"type":"content_block_start","index":i,
-                            "content_block":{"type":"text","text":""}})));
-                        for h in halves(t) {
-                            events.push(delta(json!({"type":"text_delta","text":h})));
-                        }
-                    }
+                events.extend(match piece {
+                    Piece::Text(t) => anthropic_text_block(i, &halves(t)),
                     Piece::Call(k) => {
-                        events.push(named(&json!({"type":"content_block_start","index":i,
-                            "content_block":{"type":"tool_use","id":call_id(p, *k),
-                            "name":"get_weather","input":{}}})));
-                        events.push(delta(json!({"type":"input_json_delta","partial_json":""})));
-                        for f in fragments(CALLS_2[*k].0) {
-                            events.push(delta(json!({"type":"input_json_delta","partial_json":f})));
-                        }
+                        let args = [&[""][..], &fragments(CALLS_2[*k].0)].concat();
+                        anthropic_call_block(i, &call_id(p, *k), &args)
                     }
-                }
-                events.push(named(&json!({"type":"content_block_stop","index":i})));
+                });
             }
             let (reason, sequence) = anthropic_stop(s, p);
-            events.push(named(&json!({"type":"message_delta",
-                "delta":{"stop_reason":reason,"stop_sequence":sequence},"usage":anthropic_usage()})));
-            events.push(named(&json!({"type":"message_stop"})));
+            events.extend(anthropic_tail(
+                reason,
+                sequence,
+                anthropic_usage(&USAGE, false),
+            ));
+            events.concat()
         }
         Gemini => {
             // Gemini writes CRLF; text comes in pieces, calls whole, parallel ones together.
-            let chunk = |parts: Vec<Value>, finish: Option<&str>| {
-                let mut candidate = json!({"content":{"role":"model","parts":parts},"index":0});
-                let mut usage = json!({"promptTokenCount":20,"totalTokenCount":20});
-                if let Some(f) = finish {
-                    candidate["finishReason"] = json!(f);
-                    usage = gemini_usage();
-                }
-                format!(
-                    "data: {}\r\n\r\n",
-                    json!({"candidates":[candidate],"usageMetadata":usage,
-                        "modelVersion":UP_MODEL,"responseId":"P-1"})
-                )
-            };
+            let mut events = Vec::new();
             let mut calls = Vec::new();
             for piece in s.pieces {
                 match piece {
                     Piece::Text(t) => {
                         for h in halves(t) {
-                            events.push(chunk(vec![json!({ "text": h })], None));
+                            let usage = gemini_usage(&USAGE, false);
+                            events.push(gemini_chunk(json!([{ "text": h }]), None, usage));
                         }
                     }
                     Piece::Call(_) => calls.push(gemini_part(*piece)),
                 }
             }
+            // The calls and the finish in one chunk, as Gemini sends them.
             if calls.is_empty() {
-                events.push(chunk(vec![json!({"text":""})], Some(gemini_finish(s))));
-            } else {
-                // The calls and the finish in one chunk, as Gemini sends them.
-                events.push(chunk(calls, Some(gemini_finish(s))));
+                calls.push(json!({"text":""}));
             }
+            let finish = Some(gemini_finish(s));
+            events.push(gemini_chunk(
+                json!(calls),
+                finish,
+                gemini_usage(&USAGE, true),
+            ));
+            events.concat()
         }
     }
-    events.concat()
 }
 
 /// Runs a provider's stream through a converter to a client in pieces of `piece` bytes, as the
 /// relay does, and returns the client's bytes; the stream must end complete.
 fn convert(c: Dialect, p: Dialect, req: &Request, input: &str, piece: usize) -> String {
     let mut conv = converter(c, p, req);
-    let mut out = BytesMut::new();
-    for chunk in input.as_bytes().chunks(piece) {
-        if let Some(b) = conv.push(Bytes::copy_from_slice(chunk)).unwrap() {
-            out.extend_from_slice(&b);
-        }
-        if conv.is_complete() {
-            break;
-        }
-    }
-    match conv.finish() {
-        StreamEnd::Complete(tail) => {
-            assert!(conv.is_complete(), "{p} → {c}: not complete");
-            if let Some(tail) = tail {
-                out.extend_from_slice(&tail);
-            }
-        }
+    let got = relay(&mut conv, input, piece);
+    match got.end {
+        StreamEnd::Complete(_) => assert!(conv.is_complete(), "{p} → {c}: not complete"),
         StreamEnd::Truncated => panic!("{p} → {c}: the provider's stream was judged cut"),
     }
-    String::from_utf8(out.to_vec()).unwrap()
+    got.out
 }
 
 /// The JSON of each event of a client stream, with its SSE name; Chat's `[DONE]` is checked to
@@ -1616,11 +1312,7 @@ fn expected_stream_view(c: Dialect, p: Dialect, s: Script, out: &str) -> Value {
         }
         Resp => {
             let (status, incomplete) = responses_status(s);
-            let terminal = if status == "incomplete" {
-                "response.incomplete"
-            } else {
-                "response.completed"
-            };
+            let terminal = responses_terminal(s);
             let events = stream_events(c, out);
             let output = &events.last().unwrap().1["response"]["output"];
             let items = responses_output(p, s, output);
@@ -1650,17 +1342,8 @@ fn expected_stream_view(c: Dialect, p: Dialect, s: Script, out: &str) -> Value {
             json!({"order":order,"blocks":blocks,
                 "message_delta":{"stop_reason":reason,"stop_sequence":sequence}})
         }
-        Gemini => {
-            let parts: Vec<Value> = s
-                .pieces
-                .iter()
-                .map(|piece| match piece {
-                    Piece::Text(t) => json!({ "text": t }),
-                    Piece::Call(k) => gemini_client_call(p, *k),
-                })
-                .collect();
-            json!({"parts":parts,"finishes":[{"chunk":true,"finishReason":gemini_finish(s)}]})
-        }
+        Gemini => json!({"parts":gemini_client_parts(p, s),
+            "finishes":[{"chunk":true,"finishReason":gemini_finish(s)}]}),
     }
 }
 
@@ -2007,18 +1690,30 @@ fn expected_t8(p: Dialect, c: Dialect, stops: &[&str]) -> Value {
     body
 }
 
+fn check_t8(c: Dialect, p: Dialect, stops: &[&str]) {
+    let req = decode_request(c, &t8_request(c, stops), false);
+    assert_json(
+        &encode_request(p, &req),
+        &expected_t8(p, c, stops),
+        &format!("T8 {c} → {p}"),
+    );
+}
+
+/// Many stop sequences: an Anthropic client's six, and a Gemini client's five (as many as it
+/// may give).
+fn many_stops(c: Dialect) -> &'static [&'static str] {
+    const SIX: [&str; 6] = ["END", "###", "STOP", "Q:", "User:", "Done."];
+    if c == Gemini {
+        &SIX[..5]
+    } else {
+        &SIX
+    }
+}
+
 #[test]
 fn t8_stop_sequences_and_max_tokens_reach_every_provider_in_its_fields() {
     // All 16 pairs, two stop sequences.
-    for_each_pair(|c, p| {
-        let stops = [STOP_SEQUENCE, "###"];
-        let req = decode_request(c, &t8_request(c, &stops), false);
-        assert_json(
-            &encode_request(p, &req),
-            &expected_t8(p, c, &stops),
-            &format!("T8 {c} → {p}"),
-        );
-    });
+    for_each_pair(|c, p| check_t8(c, p, &[STOP_SEQUENCE, "###"]));
 }
 
 /// Many stop sequences: a Gemini client's five and an Anthropic client's six, to a Gemini
@@ -2027,7 +1722,6 @@ fn t8_stop_sequences_and_max_tokens_reach_every_provider_in_its_fields() {
 /// `t8_a_chat_provider_gets_at_most_four_stop_sequences`'s.
 #[test]
 fn t8_more_stop_sequences_than_a_provider_takes_are_cut_to_its_limit() {
-    let six = ["END", "###", "STOP", "Q:", "User:", "Done."];
     for_listed_pairs(
         &[
             (Gemini, Gemini),
@@ -2037,15 +1731,7 @@ fn t8_more_stop_sequences_than_a_provider_takes_are_cut_to_its_limit() {
             (Anthropic, Anthropic),
             (Anthropic, Resp),
         ],
-        |c, p| {
-            let stops = if c == Gemini { &six[..5] } else { &six[..] };
-            let req = decode_request(c, &t8_request(c, stops), false);
-            assert_json(
-                &encode_request(p, &req),
-                &expected_t8(p, c, stops),
-                &format!("T8 {c} → {p}"),
-            );
-        },
+        |c, p| check_t8(c, p, many_stops(c)),
     );
 }
 
@@ -2054,15 +1740,8 @@ fn t8_more_stop_sequences_than_a_provider_takes_are_cut_to_its_limit() {
 /// provider must get at most four.
 #[test]
 fn t8_a_chat_provider_gets_at_most_four_stop_sequences() {
-    let six = ["END", "###", "STOP", "Q:", "User:", "Done."];
     for_listed_pairs(&[(Gemini, Chat), (Anthropic, Chat)], |c, p| {
-        let stops = if c == Gemini { &six[..5] } else { &six[..] };
-        let req = decode_request(c, &t8_request(c, stops), false);
-        assert_json(
-            &encode_request(p, &req),
-            &expected_t8(p, c, stops),
-            &format!("T8 {c} → {p}"),
-        );
+        check_t8(c, p, many_stops(c));
     });
 }
 
