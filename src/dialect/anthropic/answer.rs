@@ -58,7 +58,7 @@ pub fn decode_answer(body: &[u8]) -> Option<Answer> {
         return None;
     }
     let mut blocks = Vec::new();
-    for b in v["content"].as_array()? {
+    for (i, b) in v["content"].as_array()?.iter().enumerate() {
         let block = match b["type"].as_str() {
             Some("text") => match b["text"].as_str() {
                 Some(t) if !t.is_empty() => Block::text(t),
@@ -76,7 +76,11 @@ pub fn decode_answer(body: &[u8]) -> Option<Answer> {
                 data: b["data"].as_str().unwrap_or("").to_string(),
             },
             Some("tool_use") => Block::ToolCall(ToolCall {
-                id: b["id"].as_str().unwrap_or("").to_string(),
+                // A result must refer to the call by some id, even one a server left out.
+                id: b["id"]
+                    .as_str()
+                    .filter(|id| !id.is_empty())
+                    .map_or_else(|| format!("toolu_{i}"), str::to_string),
                 name: b["name"].as_str().unwrap_or("").to_string(),
                 arguments: match &b["input"] {
                     Value::Null => "{}".to_string(),
@@ -162,6 +166,17 @@ pub fn answer_usage(body: &[u8]) -> Option<Usage> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_without_an_id_gets_one_by_position() {
+        let body = json!({"type":"message","content":[{"type":"text","text":"x"},
+            {"type":"tool_use","name":"f","input":{}}],"stop_reason":"tool_use"});
+        let a = decode_answer(body.to_string().as_bytes()).unwrap();
+        assert!(
+            matches!(&a.blocks[1], Block::ToolCall(c) if c.id == "toolu_1"),
+            "{a:?}"
+        );
+    }
 
     fn answer_json(a: &Answer, model: &str) -> Value {
         serde_json::from_slice(&encode_answer(a, model, 1_700_000_000)).unwrap()

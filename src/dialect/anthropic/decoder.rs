@@ -218,7 +218,9 @@ impl Decoder {
                 (
                     Kind::Tool,
                     Some(BlockKind::ToolCall {
-                        id: str_of(&block["id"]),
+                        id: Some(str_of(&block["id"]))
+                            .filter(|id| !id.is_empty())
+                            .unwrap_or_else(|| format!("toolu_{}", self.next_index)),
                         name: str_of(&block["name"]),
                         extras: Extras::new(),
                     }),
@@ -322,6 +324,18 @@ impl StreamDecoder for Decoder {
 pub(super) mod tests {
     use super::*;
     use crate::dialect::usage::Usage;
+
+    #[test]
+    fn a_streamed_call_without_an_id_gets_one() {
+        let mut d = Decoder::new(1 << 20);
+        let mut out = Vec::new();
+        d.push(Bytes::from_static(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{}}}\n\nevent: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"name\":\"f\",\"input\":{}}}\n\n"), &mut out)
+            .unwrap();
+        assert!(
+            out.iter().any(|e| matches!(e, Event::BlockStart { block: BlockKind::ToolCall { id, .. }, .. } if id == "toolu_0")),
+            "{out:?}"
+        );
+    }
 
     /// Reference §2.C's sequence (thinking, text, a tool call), with a multi-byte character.
     pub(crate) const TRANSCRIPT: &str = r#"event: message_start

@@ -52,9 +52,18 @@ pub fn decode_answer(body: &[u8]) -> Option<Answer> {
     if let Some(refusal) = message["refusal"].as_str().filter(|t| !t.is_empty()) {
         blocks.push(Block::text(refusal));
     }
-    for call in message["tool_calls"].as_array().into_iter().flatten() {
+    for (i, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         blocks.push(Block::ToolCall(ToolCall {
-            id: call["id"].as_str().unwrap_or("").to_string(),
+            // Some compatible servers leave the id out; the result must still refer to one.
+            id: call["id"]
+                .as_str()
+                .filter(|id| !id.is_empty())
+                .map_or_else(|| format!("call_{i}"), str::to_string),
             name: call["function"]["name"].as_str().unwrap_or("").to_string(),
             arguments: call["function"]["arguments"]
                 .as_str()
@@ -140,6 +149,23 @@ pub fn encode_answer(a: &Answer, model: &str, created: u64) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calls_without_an_id_get_one_by_position() {
+        let body = json!({"choices":[{"message":{"tool_calls":[
+            {"function":{"name":"f","arguments":"{}"}},
+            {"id":"","function":{"name":"g","arguments":"{}"}}]},"finish_reason":"tool_calls"}]});
+        let a = decode_answer(body.to_string().as_bytes()).unwrap();
+        let ids: Vec<&str> = a
+            .blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::ToolCall(c) => Some(c.id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids, ["call_0", "call_1"]);
+    }
 
     #[test]
     fn a_tool_call_answer_decodes_and_encodes_back() {
