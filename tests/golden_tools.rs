@@ -13,10 +13,9 @@
 //! * T15: a Chat provider's awkward streams: Azure's empty-choices filter chunk first, content,
 //!   finish and usage in one chunk, cumulative usage on every chunk (§2.A, §5.3).
 //!
-//! Two things the reference asks for are not built yet, and so not asserted here (README,
+//! One thing the reference asks for is not built yet, and so not asserted here (README,
 //! "Conversion"): reasoning handed back to a Chat provider as `reasoning_content` (DeepSeek's
-//! thinking mode), and a Responses provider's encrypted reasoning carried through an Anthropic
-//! client.
+//! thinking mode).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -1686,9 +1685,10 @@ fn proof(c: Dialect, p: Dialect, streamed: bool) -> Proof {
     match (c, p) {
         (Resp, Resp) if streamed => Proof::Open,
         _ if c == p => Proof::Kept,
-        (_, Gemini) | (Resp, Anthropic) => Proof::Kept,
+        // A Responses provider's encrypted reasoning rides in an Anthropic client's signature.
+        (_, Gemini) | (Resp, Anthropic) | (Anthropic, Resp) => Proof::Kept,
         (Chat | Gemini, Anthropic) => Proof::Dropped,
-        // Chat's `reasoning_content` and Responses' blobs through other clients: bug tests.
+        // Chat's `reasoning_content`, and Responses' blobs through Chat and Gemini clients.
         _ => Proof::Open,
     }
 }

@@ -103,6 +103,11 @@ impl Block {
     }
 }
 
+/// Marks a thinking signature that is not a signature but an OpenAI reasoning item's
+/// `encrypted_content`, handed to a client whose dialect keeps only signatures (Anthropic), so
+/// the blob comes back on the next turn and can be replayed to a Responses provider.
+pub const ENCRYPTED_REASONING_TAG: &str = "tollgate.openai-reasoning:";
+
 /// Where an image's or a file's bytes are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Media {

@@ -3,7 +3,7 @@
 
 use super::blocks::tool_id;
 use super::usage::{usage_from, usage_json};
-use crate::dialect::ir::{Answer, Block, Extras, Stop, ToolCall};
+use crate::dialect::ir::{Answer, Block, Extras, Stop, ToolCall, ENCRYPTED_REASONING_TAG};
 use crate::dialect::usage::Usage;
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -113,6 +113,19 @@ fn answer_input(arguments: &str) -> Value {
     }
 }
 
+/// The signature an Anthropic client gets for a thinking block: its own, an OpenAI reasoning
+/// blob tagged so it comes back on the next turn, or empty.
+fn client_signature(signature: Option<&str>, extras: &Extras) -> String {
+    match (
+        signature,
+        extras.get("encrypted_content").and_then(Value::as_str),
+    ) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(blob)) => format!("{ENCRYPTED_REASONING_TAG}{blob}"),
+        (None, None) => String::new(),
+    }
+}
+
 /// Encodes an answer for an Anthropic client that asked for `model`. `_created` is unused:
 /// Anthropic answers carry no time.
 ///
@@ -127,9 +140,11 @@ pub fn encode_answer(a: &Answer, model: &str, _created: u64) -> Bytes {
                 Some(json!({"type": "text", "text": text}))
             }
             Block::Thinking {
-                text, signature, ..
+                text,
+                signature,
+                extras,
             } => Some(json!({"type": "thinking", "thinking": text,
-                "signature": signature.as_deref().unwrap_or("")})),
+                "signature": client_signature(signature.as_deref(), extras)})),
             Block::RedactedThinking { data } => {
                 Some(json!({"type": "redacted_thinking", "data": data}))
             }

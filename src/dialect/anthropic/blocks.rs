@@ -5,7 +5,7 @@
 //! the block goes out to Anthropic.
 
 use super::media;
-use crate::dialect::ir::{Block, Extras, Media, ToolCall, ToolResult};
+use crate::dialect::ir::{Block, Extras, Media, ToolCall, ToolResult, ENCRYPTED_REASONING_TAG};
 use crate::dialect::InvalidRequest;
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -119,10 +119,20 @@ pub(super) fn decode_block(
             if text.is_empty() && signature.is_none() {
                 return Ok(None);
             }
+            // An OpenAI reasoning blob this gateway handed out as a signature goes back into
+            // the block's extras, for a Responses provider to replay; Anthropic never sees it.
+            let mut extras = Extras::new();
+            let signature = match signature.map(|s| s.strip_prefix(ENCRYPTED_REASONING_TAG)) {
+                Some(Some(blob)) => {
+                    extras.insert("encrypted_content".into(), Value::from(blob));
+                    None
+                }
+                _ => signature,
+            };
             Block::Thinking {
                 text: text.to_string(),
                 signature: signature.map(str::to_string),
-                extras: Extras::new(),
+                extras,
             }
         }
         "redacted_thinking" => Block::RedactedThinking {

@@ -6,13 +6,14 @@
 //! block. Deltas stream through as they come; the `.done` events and `output_item.done` are
 //! read too, and whatever they hold beyond the deltas is emitted, because some servers put the
 //! arguments or the text only there (openclaude #1259). Only counters are kept per open block,
-//! never the text itself. `encrypted_content` has no place in a streamed block: it is dropped.
+//! never the text itself. A reasoning item's `encrypted_content` closes its thinking block as a
+//! tagged signature (`ENCRYPTED_REASONING_TAG`), for clients that keep only signatures.
 
 use super::answer::{item_blocks, stop_from, usage_from};
 use super::errors::kind_from_code;
 use super::items::tool_call;
 use crate::dialect::errors::ErrorKind;
-use crate::dialect::ir::{Block, BlockKind, Delta, Event};
+use crate::dialect::ir::{Block, BlockKind, Delta, Event, ENCRYPTED_REASONING_TAG};
 use crate::dialect::sse::{parse_event, EventSplitter, Events};
 use crate::dialect::stream::{Ended, StreamDecoder, StreamFault};
 use bytes::Bytes;
@@ -352,6 +353,16 @@ impl Decoder {
                 Some("custom_tool_call") => {
                     self.arguments(key, item["input"].as_str().unwrap_or(""), true, out)
                 }
+                Some("reasoning") => {
+                    // A client that keeps only signatures carries the blob back that way.
+                    let blob = item["encrypted_content"].as_str().filter(|b| !b.is_empty());
+                    if let (Some(open), Some(blob)) = (&self.open, blob) {
+                        out.push(Event::Delta {
+                            index: open.index,
+                            delta: Delta::Signature(format!("{ENCRYPTED_REASONING_TAG}{blob}")),
+                        });
+                    }
+                }
                 Some("message") => {
                     if let Some(open) = &self.open {
                         let part = &item["content"][open.piece.1 as usize];
@@ -604,6 +615,8 @@ mod tests {
             d(0, Delta::Thinking("Plan it.".into())),
             d(0, Delta::Thinking("\n\n".into())),
             d(0, Delta::Thinking("Then act.".into())),
+            // The encrypted blob, for clients that keep only signatures.
+            d(0, Delta::Signature("tollgate.openai-reasoning:gAAA".into())),
             Event::BlockStop { index: 0 },
             Event::BlockStart {
                 index: 1,
