@@ -354,9 +354,15 @@ impl Decoder {
                     self.arguments(key, item["input"].as_str().unwrap_or(""), true, out)
                 }
                 Some("reasoning") => {
-                    // A client that keeps only signatures carries the blob back that way.
+                    // A client that keeps only signatures carries the blob back that way. Only
+                    // a thinking block takes one: a broken stream may end a reasoning item at
+                    // the index of a call.
                     let blob = item["encrypted_content"].as_str().filter(|b| !b.is_empty());
-                    if let (Some(open), Some(blob)) = (&self.open, blob) {
+                    let thinking = self
+                        .open
+                        .as_ref()
+                        .filter(|o| matches!(o.kind, Kind::Thinking));
+                    if let (Some(open), Some(blob)) = (thinking, blob) {
                         out.push(Event::Delta {
                             index: open.index,
                             delta: Delta::Signature(format!("{ENCRYPTED_REASONING_TAG}{blob}")),
@@ -555,6 +561,29 @@ mod tests {
                 format!("event: {ty}{sep}data: {e}{sep}{sep}")
             })
             .collect()
+    }
+
+    #[test]
+    fn a_reasoning_item_ended_at_a_calls_index_gives_the_call_no_signature() {
+        let events = [
+            json!({"type":"response.created","response":{"id":"r","model":"m","output":[]}}),
+            json!({"type":"response.output_item.added","output_index":0,"item":{"type":"function_call","id":"fc_1","call_id":"c","name":"f","arguments":""}}),
+            json!({"type":"response.output_item.done","output_index":0,"item":{"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":"gAAA"}}),
+        ];
+        let stream: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+        let mut d = Decoder::new(1 << 20);
+        let mut out = Vec::new();
+        d.push(Bytes::from(stream), &mut out).unwrap();
+        assert!(
+            !out.iter().any(|e| matches!(
+                e,
+                Event::Delta {
+                    delta: Delta::Signature(_),
+                    ..
+                }
+            )),
+            "{out:?}"
+        );
     }
 
     /// A reasoning item, a message, a function call and a custom call, as OpenAI streams them.
