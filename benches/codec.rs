@@ -123,7 +123,7 @@ criterion_group!(benches, request_path, stream_path, answer_path);
 mod convert {
     use super::*;
     use bytes::BytesMut;
-    use tollgate::dialect::codec::{codec, RouteFacts};
+    use tollgate::dialect::codec::{codec, Quirks, RouteFacts};
     use tollgate::dialect::convert::Converter;
     use tollgate::dialect::ir::{BlockKind, Delta, Event, Request, Stop};
     use tollgate::dialect::passthrough::Passthrough;
@@ -169,7 +169,7 @@ mod convert {
                     let ir = client
                         .decode_request(black_box(&body), &facts)
                         .unwrap_or_default();
-                    codec(d).encode_request(&ir, "model-x")
+                    codec(d).encode_request(&ir, "model-x", Quirks::default())
                 })
             });
         }

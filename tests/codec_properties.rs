@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
-use tollgate::dialect::codec::{codec, RouteFacts};
+use tollgate::dialect::codec::{codec, Quirks, RouteFacts};
 use tollgate::dialect::convert::Converter;
 use tollgate::dialect::errors::ErrorKind;
 use tollgate::dialect::ir::Request;
@@ -253,7 +253,10 @@ fn decode_everywhere(body: &[u8]) {
         let c = codec(from);
         if let Ok(req) = c.decode_request(body, &facts(false, false)) {
             for to in DIALECTS {
-                assert_json(&codec(to).encode_request(&req, "m"), to.name());
+                assert_json(
+                    &codec(to).encode_request(&req, "m", Quirks::default()),
+                    to.name(),
+                );
             }
         }
         if let Some(answer) = c.decode_answer(body) {

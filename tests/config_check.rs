@@ -134,6 +134,10 @@ fn semantic_errors_name_their_field() {
             "listen: 127.0.0.1:1\nproviders:\n  - { name: a, dialect: openai, base_url: http://x/v1, models: [m], timeouts: { idle: soon } }\n".into(),
             "providers[0].timeouts.idle: ".into(),
         ),
+        (
+            "listen: 127.0.0.1:1\nproviders:\n  - { name: a, dialect: anthropic, base_url: http://x, models: [m], reasoning_content: true }\n".into(),
+            "providers[0].reasoning_content: only a provider of dialect `openai` takes `reasoning_content`".into(),
+        ),
     ];
     for (yaml, expected) in cases {
         let (code, _, err, file) = check_yaml(&yaml, &[]);

@@ -685,3 +685,55 @@ async fn same_dialect_streams_reach_the_client_as_the_provider_wrote_them() {
     gw.log_with(r#"model="claude-client" provider="up" stream=true attempts=1 retry="-" input_tokens=12 output_tokens=9"#)
         .await;
 }
+
+/// Reference §5.13: DeepSeek's thinking mode (OpenAI dialect) refuses a tool loop whose earlier
+/// assistant messages lack `reasoning_content`. A provider configured with `reasoning_content`
+/// gets an Anthropic client's thinking back there; one without it (OpenAI itself) does not.
+#[tokio::test]
+async fn reasoning_goes_back_as_reasoning_content_to_the_chat_providers_configured_for_it() {
+    let m = mock("mock").await;
+    let base = format!("http://{}/v1", m.addr());
+    let yaml = format!(
+        "providers:\n  - {{ name: deepseek, dialect: openai, base_url: \"{base}\", api_key: {UPSTREAM_KEY}, models: [m-deepseek], reasoning_content: true }}\n  - {{ name: openai, dialect: openai, base_url: \"{base}\", api_key: {UPSTREAM_KEY}, models: [m-openai] }}\n{}",
+        keys()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    for (model, reasoning) in [
+        ("m-deepseek", Some(json!("The user wants Paris weather."))),
+        ("m-openai", None),
+    ] {
+        let body = json!({"model": model, "max_tokens": 2048,
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}],
+            "messages": [
+                {"role": "user", "content": "Weather in Paris?"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "The user wants Paris weather.", "signature": "c2ln"},
+                    {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}}]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "call_1", "content": "18C"}]}]});
+        let r = send(
+            gw.addr,
+            "POST",
+            "/v1/messages",
+            &[("x-api-key", KEY), ("anthropic-version", "2023-06-01")],
+            body.to_string().as_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let sent = m.requests().last().unwrap().json();
+        assert_eq!(
+            sent["messages"][1],
+            {
+                let mut want = json!({"role": "assistant", "content": null,
+                    "tool_calls": [{"id": "call_1", "type": "function",
+                        "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]});
+                if let Some(r) = &reasoning {
+                    want["reasoning_content"] = r.clone();
+                }
+                want
+            },
+            "{model}"
+        );
+    }
+}

@@ -12,10 +12,8 @@
 //! * T13: a long tool name, JSON-Schema extras and a tool-call id with `.` and `:` (§3.4, §5.8).
 //! * T15: a Chat provider's awkward streams: Azure's empty-choices filter chunk first, content,
 //!   finish and usage in one chunk, cumulative usage on every chunk (§2.A, §5.3).
-//!
-//! One thing the reference asks for is not built yet, and so not asserted here (README,
-//! "Conversion"): reasoning handed back to a Chat provider as `reasoning_content` (DeepSeek's
-//! thinking mode).
+//!   A Chat provider gets the reasoning back as `reasoning_content` only when its config asks
+//!   (DeepSeek's thinking mode, §5.13); OpenAI itself has no such field.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,6 +21,7 @@ mod pairs;
 
 use pairs::*;
 use serde_json::{json, Value};
+use tollgate::dialect::codec::Quirks;
 use tollgate::dialect::convert::Converter;
 use tollgate::dialect::ir::{BlockKind, Delta, Event, Request, Stop};
 use tollgate::dialect::openai;
@@ -1684,11 +1683,13 @@ enum Proof {
 fn proof(c: Dialect, p: Dialect, streamed: bool) -> Proof {
     match (c, p) {
         (Resp, Resp) if streamed => Proof::Open,
+        // Without the `reasoning_content` quirk (its own test below): OpenAI has no field.
+        (_, Chat) => Proof::Dropped,
         _ if c == p => Proof::Kept,
         // A Responses provider's encrypted reasoning rides in an Anthropic client's signature.
         (_, Gemini) | (Resp, Anthropic) | (Anthropic, Resp) => Proof::Kept,
         (Chat | Gemini, Anthropic) => Proof::Dropped,
-        // Chat's `reasoning_content`, and Responses' blobs through Chat and Gemini clients.
+        // Responses' blobs through Chat and Gemini clients.
         _ => Proof::Open,
     }
 }
@@ -1735,19 +1736,15 @@ fn t9_check_next_turn(p: Dialect, proof: Proof, sent: &Value, what: &str) {
             assert_json(&sent["contents"], &want, what);
         }
         Chat => {
-            let mut messages = sent["messages"].clone();
-            let reasoning = messages[1]
-                .as_object_mut()
-                .and_then(|m| m.remove("reasoning_content"));
-            if let Some(r) = reasoning {
-                assert_eq!(r, json!(THOUGHT.concat()), "{what}");
-            }
+            let messages = &sent["messages"];
+            assert_eq!(proof, Proof::Dropped, "{what}");
+            assert_eq!(messages[1].get("reasoning_content"), None, "{what}: {sent}");
             let want = json!([
                 {"role":"user","content":"Weather in Paris?"},
                 {"role":"assistant","content":T9_TEXT,"tool_calls":[{"id":"call_P",
                     "type":"function","function":{"name":"get_weather","arguments":ARGS}}]},
                 {"role":"tool","tool_call_id":"call_P","content":t9_result().to_string()}]);
-            assert_json(&messages, &want, what);
+            assert_json(messages, &want, what);
         }
         Resp => {
             let item = json!({"type":"reasoning",
@@ -1826,6 +1823,70 @@ fn t9_streamed_reasoning_proofs_survive_the_tool_loop_and_never_become_text() {
         let sent = t9_next_turn(c, p, &echo);
         t9_check_next_turn(p, proof(c, p, true), &sent, &what);
     });
+}
+
+/// §5.13: a Chat provider configured with `reasoning_content` (DeepSeek's thinking mode) gets
+/// the reasoning the client kept back on each assistant message, and an empty one where it
+/// kept none, for every client dialect, streamed and not; the rest of the history is as
+/// without the quirk.
+#[test]
+fn t9_a_chat_provider_that_wants_reasoning_content_gets_it_back() {
+    let quirks = Quirks {
+        reasoning_content: true,
+    };
+    let mut failed = Vec::new();
+    for c in ALL {
+        for streamed in [false, true] {
+            let what = format!("T9 chat → {c} → chat (streamed {streamed})");
+            let req = decode_request(c, &reasoning_request(c, vec![], streamed, true), streamed);
+            let (echo, kept) = if streamed {
+                let out = convert(c, Chat, &req, &provider_stream(Chat, &t9_spec(Chat)), 7).out;
+                (echo_of_stream(c, &out), read_back(c, &out).0.thinking)
+            } else {
+                let answer = decode_answer(Chat, &provider_answer(Chat, &t9_spec(Chat)));
+                let client_answer = encode_answer(c, &answer, &req);
+                let kept = visible_and_reasoning(c, &client_answer).1;
+                (echo_of_answer(c, &client_answer), kept)
+            };
+            // Every client dialect but Chat's unstreamed answer has a place for reasoning.
+            let expected = if c == Chat && !streamed {
+                String::new()
+            } else {
+                THOUGHT.concat()
+            };
+            if kept != expected {
+                failed.push(format!("{what}: the client kept {kept:?}"));
+                continue;
+            }
+            let body = reasoning_request(
+                c,
+                history(c, &echo, &t9_result(), "get_weather"),
+                false,
+                false,
+            );
+            let next = decode_request(c, &body, false);
+            let mut sent = encode_request_with(Chat, &next, quirks);
+            let messages = sent["messages"].as_array_mut().unwrap();
+            let got = messages[1]
+                .as_object_mut()
+                .and_then(|m| m.remove("reasoning_content"));
+            if got != Some(json!(expected)) {
+                failed.push(format!("{what}: reasoning_content {got:?}"));
+            }
+            if messages[1]["content"] != json!(T9_TEXT) {
+                failed.push(format!("{what}: {}", messages[1]));
+            }
+            // Without the quirk, the same request but for that one field.
+            let plain = encode_request(Chat, &next);
+            if plain["messages"] != sent["messages"] {
+                failed.push(format!(
+                    "{what}: {} vs {}",
+                    plain["messages"], sent["messages"]
+                ));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
 /// §1.B (`include`), §5.5, §3.10: with `store` forced off, reasoning can only be replayed by

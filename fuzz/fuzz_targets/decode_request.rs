@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tollgate::dialect::codec::{codec, RouteFacts};
+use tollgate::dialect::codec::{codec, Quirks, RouteFacts};
 use tollgate_fuzz::{assert_json, DIALECTS, MODEL};
 
 fuzz_target!(|body: &[u8]| {
@@ -21,7 +21,7 @@ fuzz_target!(|body: &[u8]| {
             continue;
         };
         for provider in DIALECTS {
-            let out = codec(provider).encode_request(&req, MODEL);
+            let out = codec(provider).encode_request(&req, MODEL, Quirks::default());
             assert_json(&out, &format!("{client} → {provider} request"));
         }
     }

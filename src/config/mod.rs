@@ -9,6 +9,7 @@ mod validate;
 
 pub use schema::{Limits, Routing, Server, State, StateBackend, Timeouts};
 
+use crate::dialect::codec::Quirks;
 use crate::dialect::Dialect;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -66,6 +67,8 @@ pub struct Provider {
     pub priority: u32,
     pub weight: u32,
     pub timeouts: Timeouts,
+    /// How its requests differ from its dialect's rules.
+    pub quirks: Quirks,
 }
 
 impl Provider {

@@ -131,6 +131,9 @@ pub struct Provider {
     pub weight: u32,
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// Send the assistant's reasoning back as `reasoning_content` (dialect `openai` only).
+    #[serde(default)]
+    pub reasoning_content: bool,
 }
 
 fn one() -> u32 {

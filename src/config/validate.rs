@@ -4,6 +4,8 @@ use super::schema::{self, OneOrMany};
 use super::{
     Config, ConfigError, Endpoint, Group, KeySecret, KeySpec, Price, Provider, Secret, StateBackend,
 };
+use crate::dialect::codec::Quirks;
+use crate::dialect::Dialect;
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -221,6 +223,12 @@ fn provider(at: &str, p: schema::Provider) -> Check<Provider> {
     if let Some(k) = p.api_key.as_deref().filter(|k| !k.is_empty()) {
         secret(&format!("{at}.api_key"), k)?;
     }
+    if p.reasoning_content && p.dialect != Dialect::OpenAiChat {
+        return fail(
+            format!("{at}.reasoning_content"),
+            "only a provider of dialect `openai` takes `reasoning_content`",
+        );
+    }
     Ok(Provider {
         name: p.name,
         dialect: p.dialect,
@@ -231,6 +239,9 @@ fn provider(at: &str, p: schema::Provider) -> Check<Provider> {
         priority: p.priority,
         weight: p.weight,
         timeouts: t,
+        quirks: Quirks {
+            reasoning_content: p.reasoning_content,
+        },
     })
 }
 

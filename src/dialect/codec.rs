@@ -24,6 +24,16 @@ pub struct RouteFacts {
 /// The `anthropic-version` sent to Anthropic providers when the client did not say one.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
+/// What one provider wants of a request beyond its dialect's rules (set per provider in the
+/// config).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quirks {
+    /// The assistant's reasoning goes back to a Chat provider as each assistant message's
+    /// `reasoning_content`: DeepSeek's thinking mode refuses a tool loop without it (reference
+    /// §5.13), where OpenAI itself has no such field.
+    pub reasoning_content: bool,
+}
+
 /// One dialect's facts and conversions.
 pub trait Codec: Send + Sync {
     fn dialect(&self) -> Dialect;
@@ -43,7 +53,7 @@ pub trait Codec: Send + Sync {
     fn passed_on_headers(&self) -> &'static [&'static str] {
         &[]
     }
-    fn encode_request(&self, req: &Request, model: &str) -> Bytes;
+    fn encode_request(&self, req: &Request, model: &str, quirks: Quirks) -> Bytes;
     fn decode_answer(&self, body: &[u8]) -> Option<Answer>;
     fn decoder(&self, max_event: usize) -> Box<dyn StreamDecoder>;
     /// The message inside a provider's error body.
@@ -140,8 +150,8 @@ impl Codec for OpenAiChat {
     fn auth_header(&self, key: &str) -> (&'static str, String) {
         bearer(key)
     }
-    fn encode_request(&self, req: &Request, model: &str) -> Bytes {
-        openai::encode_request(&names::shortened(req), model)
+    fn encode_request(&self, req: &Request, model: &str, quirks: Quirks) -> Bytes {
+        openai::encode_request(&names::shortened(req), model, quirks)
     }
     fn decode_answer(&self, body: &[u8]) -> Option<Answer> {
         openai::decode_answer(body)
@@ -181,7 +191,7 @@ impl Codec for OpenAiResponses {
     fn auth_header(&self, key: &str) -> (&'static str, String) {
         bearer(key)
     }
-    fn encode_request(&self, req: &Request, model: &str) -> Bytes {
+    fn encode_request(&self, req: &Request, model: &str, _: Quirks) -> Bytes {
         responses::encode_request(&names::shortened(req), model)
     }
     fn decode_answer(&self, body: &[u8]) -> Option<Answer> {
@@ -234,7 +244,7 @@ impl Codec for Anthropic {
     fn count_tokens_path(&self, _model: &str) -> Option<String> {
         Some("/v1/messages/count_tokens".into())
     }
-    fn encode_request(&self, req: &Request, model: &str) -> Bytes {
+    fn encode_request(&self, req: &Request, model: &str, _: Quirks) -> Bytes {
         anthropic::encode_request(req, model)
     }
     fn decode_answer(&self, body: &[u8]) -> Option<Answer> {
@@ -291,7 +301,7 @@ impl Codec for Gemini {
     fn count_answer(&self, tokens: u64) -> Bytes {
         Bytes::from(format!("{{\"totalTokens\":{tokens}}}"))
     }
-    fn encode_request(&self, req: &Request, model: &str) -> Bytes {
+    fn encode_request(&self, req: &Request, model: &str, _: Quirks) -> Bytes {
         gemini::encode_request(req, model)
     }
     fn decode_answer(&self, body: &[u8]) -> Option<Answer> {

@@ -180,7 +180,7 @@ pub async fn handle(
         } else if same {
             passthrough(&body, &probe, &model)
         } else {
-            codec(p.dialect).encode_request(&ir, &model)
+            codec(p.dialect).encode_request(&ir, &model, p.quirks)
         };
         Outgoing {
             model,

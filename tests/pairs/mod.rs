@@ -7,7 +7,7 @@
 use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};
 use tollgate::dialect::anthropic;
-use tollgate::dialect::codec::{codec, RouteFacts};
+use tollgate::dialect::codec::{codec, Quirks, RouteFacts};
 use tollgate::dialect::convert::Converter;
 use tollgate::dialect::errors::ErrorKind;
 use tollgate::dialect::ir::{Answer, Event, Request};
@@ -79,7 +79,12 @@ pub fn decode_request(d: Dialect, body: &Value, stream: bool) -> Request {
 }
 
 pub fn encode_request(d: Dialect, req: &Request) -> Value {
-    serde_json::from_slice(&codec(d).encode_request(req, UP_MODEL)).unwrap()
+    encode_request_with(d, req, Quirks::default())
+}
+
+/// The request a provider of `d` with `quirks` gets.
+pub fn encode_request_with(d: Dialect, req: &Request, quirks: Quirks) -> Value {
+    serde_json::from_slice(&codec(d).encode_request(req, UP_MODEL, quirks)).unwrap()
 }
 
 pub fn decode_answer(d: Dialect, body: &Value) -> Answer {

@@ -1,6 +1,7 @@
 //! Chat Completions requests to and from the internal representation (reference: dialects.md
 //! §1.A, §3.5–§3.9).
 
+use crate::dialect::codec::Quirks;
 use crate::dialect::ir::{
     Block, Extras, Media, OutputFormat, Reasoning, Request, Role, Tool, ToolCall, ToolChoice,
     ToolResult, Turn,
@@ -305,7 +306,18 @@ fn user_content(blocks: &[&Block]) -> Value {
     Value::Array(blocks.iter().filter_map(|b| part(b)).collect())
 }
 
-fn encode_turn(turn: &Turn, messages: &mut Vec<Value>) {
+/// The readable reasoning of an assistant turn, as one `reasoning_content`.
+fn joined_thinking(blocks: &[Block]) -> String {
+    blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Thinking { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn encode_turn(turn: &Turn, messages: &mut Vec<Value>, quirks: Quirks) {
     match turn.role {
         Role::User => {
             // Results first, one tool message each, right after the call that asked for them.
@@ -364,6 +376,12 @@ fn encode_turn(turn: &Turn, messages: &mut Vec<Value>) {
             if !calls.is_empty() {
                 m["tool_calls"] = Value::Array(calls);
             }
+            // Every assistant message carries it, empty when the turn had no readable
+            // reasoning (history from a model that did not think): DeepSeek's complaint is a
+            // missing field.
+            if quirks.reasoning_content {
+                m["reasoning_content"] = json!(joined_thinking(&turn.blocks));
+            }
             messages.push(m);
         }
     }
@@ -373,15 +391,16 @@ fn encode_turn(turn: &Turn, messages: &mut Vec<Value>) {
 ///
 /// Usage is always asked for in a stream, whatever the client asked (reference §0 rule 3):
 /// the gateway meters every request, and strips the usage chunk if the client did not ask.
-/// Thinking blocks are not sent: OpenAI has no field for them.
-pub fn encode_request(req: &Request, model: &str) -> Bytes {
+/// Thinking blocks are not sent, OpenAI having no field for them, unless the provider's quirks
+/// ask for them as `reasoning_content`.
+pub fn encode_request(req: &Request, model: &str, quirks: Quirks) -> Bytes {
     let mut messages = Vec::with_capacity(req.turns.len() + 1);
     let system = joined_text(&req.system);
     if !system.is_empty() {
         messages.push(json!({"role": "system", "content": system}));
     }
     for turn in &req.turns {
-        encode_turn(turn, &mut messages);
+        encode_turn(turn, &mut messages, quirks);
     }
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
@@ -486,7 +505,7 @@ mod tests {
     }
 
     fn encoded(req: &Request) -> Value {
-        serde_json::from_slice(&encode_request(req, "up-model")).unwrap()
+        serde_json::from_slice(&encode_request(req, "up-model", Quirks::default())).unwrap()
     }
 
     /// Reference §6.1, T3 in the Chat dialect: the second request of a tool round trip.

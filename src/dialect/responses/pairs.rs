@@ -192,7 +192,8 @@ fn a_codex_request_becomes_a_chat_request_a_chat_provider_accepts() {
         "tool_choice":"auto","parallel_tool_calls":true,"store":false,"stream":true,
         "include":["reasoning.encrypted_content"]});
     let req = decode_request(body.to_string().as_bytes()).unwrap();
-    let chat: Value = serde_json::from_slice(&openai::encode_request(&req, "up")).unwrap();
+    let chat: Value =
+        serde_json::from_slice(&openai::encode_request(&req, "up", Default::default())).unwrap();
     assert_eq!(
         chat["messages"],
         json!([
