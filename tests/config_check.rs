@@ -138,6 +138,14 @@ fn semantic_errors_name_their_field() {
             "listen: 127.0.0.1:1\nproviders:\n  - { name: a, dialect: anthropic, base_url: http://x, models: [m], reasoning_content: true }\n".into(),
             "providers[0].reasoning_content: only a provider of dialect `openai` takes `reasoning_content`".into(),
         ),
+        (
+            format!("listen: 127.0.0.1:1\nmedia: {{ max_bytes: 0 }}\nproviders:\n{GOOD_PROVIDER}"),
+            "media.max_bytes: expected at least 1".into(),
+        ),
+        (
+            format!("listen: 127.0.0.1:1\nmedia: {{ timeout: 0s }}\nproviders:\n{GOOD_PROVIDER}"),
+            "media.timeout: expected a duration above zero, like 10s".into(),
+        ),
     ];
     for (yaml, expected) in cases {
         let (code, _, err, file) = check_yaml(&yaml, &[]);

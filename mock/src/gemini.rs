@@ -102,6 +102,50 @@ pub fn error_body(code: u16) -> Value {
 }
 
 /// Words in every text part of `systemInstruction` and `contents`: the mock's token count.
+/// What the API refuses of a request's media (reference §6 T6): `inlineData` that is not
+/// base64, and a `fileData` URI it cannot fetch (only its own Files API, Cloud Storage and
+/// YouTube; a web URL must come inline).
+fn bad_media(req: &Value) -> Option<String> {
+    use base64::Engine;
+    let parts = req["contents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["parts"].as_array().into_iter().flatten());
+    for (i, part) in parts.enumerate() {
+        if let Some(data) = part["inlineData"]["data"].as_str() {
+            if base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .is_err()
+            {
+                return Some(format!(
+                    "Invalid value at 'contents.parts[{i}].inline_data.data' (TYPE_BYTES), Base64 decoding failed"
+                ));
+            }
+        }
+        if let Some(uri) = part["fileData"]["fileUri"].as_str() {
+            let host = uri
+                .strip_prefix("https://")
+                .or_else(|| uri.strip_prefix("http://"))
+                .map(|rest| rest.split(['/', '?', ':']).next().unwrap_or(""));
+            let fetchable = match host {
+                None => uri.starts_with("gs://"),
+                Some(h) => matches!(
+                    h,
+                    "generativelanguage.googleapis.com"
+                        | "www.youtube.com"
+                        | "youtube.com"
+                        | "youtu.be"
+                ),
+            };
+            if !fetchable {
+                return Some(format!("Unsupported file uri: {uri}"));
+            }
+        }
+    }
+    None
+}
+
 pub fn prompt_tokens(req: &Value) -> u64 {
     let turns = req["contents"].as_array().into_iter().flatten();
     std::iter::once(&req["systemInstruction"])
@@ -263,6 +307,10 @@ pub async fn respond(
     let json = req.json();
     if !json.is_object() {
         let err = error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
+        return write_error(stream, 400, err, array).await;
+    }
+    if let Some(message) = bad_media(&json) {
+        let err = error(400, "INVALID_ARGUMENT", &message);
         return write_error(stream, 400, err, array).await;
     }
     let prompt = prompt_tokens(&json);

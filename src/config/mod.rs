@@ -7,7 +7,7 @@ mod env;
 mod schema;
 mod validate;
 
-pub use schema::{Limits, Routing, Server, State, StateBackend, Timeouts};
+pub use schema::{Limits, Media, Routing, Server, State, StateBackend, Timeouts};
 
 use crate::dialect::codec::Quirks;
 use crate::dialect::Dialect;
@@ -30,6 +30,7 @@ pub struct Config {
     pub keys: Vec<KeySpec>,
     pub groups: BTreeMap<String, Group>,
     pub pricing: BTreeMap<String, Price>,
+    pub media: Media,
 }
 
 /// A string that must never be printed: provider keys and client keys.

@@ -27,6 +27,8 @@ pub struct File {
     pub groups: BTreeMap<String, Group>,
     #[serde(default)]
     pub pricing: BTreeMap<String, Price>,
+    #[serde(default)]
+    pub media: Media,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,6 +83,37 @@ impl Default for Server {
             body_timeout: Duration::from_secs(60),
             client_write_timeout: Duration::from_secs(30),
             grace_period: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Images and files a client gives by URL, for providers that take only their bytes (Gemini).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Media {
+    /// Fetch them; otherwise the URL goes to the provider as it is.
+    pub fetch_urls: bool,
+    /// Largest file fetched, in bytes.
+    pub max_bytes: usize,
+    /// URLs fetched for one request at most; more is a 400.
+    pub max_per_request: usize,
+    /// One fetch, redirects included.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Fetch from loopback, private, link-local and other non-public addresses too (an
+    /// internal image host); off, a URL that leads there is refused, so a client cannot make
+    /// tollgate reach into its own network.
+    pub allow_private: bool,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        Media {
+            fetch_urls: true,
+            max_bytes: 20 * 1024 * 1024,
+            max_per_request: 16,
+            timeout: Duration::from_secs(10),
+            allow_private: false,
         }
     }
 }

@@ -74,6 +74,17 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
             );
         }
     }
+    for (name, n) in [
+        ("max_bytes", raw.media.max_bytes),
+        ("max_per_request", raw.media.max_per_request),
+    ] {
+        if n == 0 {
+            return fail(format!("media.{name}"), "expected at least 1");
+        }
+    }
+    if raw.media.timeout.is_zero() {
+        return fail("media.timeout", "expected a duration above zero, like 10s");
+    }
     if raw.routing.max_attempts == 0 {
         return fail("routing.max_attempts", "expected at least 1");
     }
@@ -169,6 +180,7 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
         keys,
         groups,
         pricing,
+        media: raw.media,
     })
 }
 

@@ -5,7 +5,7 @@
 //! answer, a stream and an error — all are here.
 
 use super::errors::{render, ErrorKind, RenderedError};
-use super::ir::{Answer, Block, Request};
+use super::ir::{Answer, Block, Extras, Request};
 use super::stream::{StreamDecoder, StreamEncoder};
 use super::{anthropic, gemini, names, openai, responses, Dialect, InvalidRequest};
 use bytes::Bytes;
@@ -54,6 +54,11 @@ pub trait Codec: Send + Sync {
         &[]
     }
     fn encode_request(&self, req: &Request, model: &str, quirks: Quirks) -> Bytes;
+    /// Whether a provider of this dialect can be given this image or file by its URL (it
+    /// fetches it itself); if not, the gateway fetches it and sends the bytes.
+    fn takes_media_url(&self, _url: &str, _extras: &Extras) -> bool {
+        true
+    }
     fn decode_answer(&self, body: &[u8]) -> Option<Answer>;
     fn decoder(&self, max_event: usize) -> Box<dyn StreamDecoder>;
     /// The message inside a provider's error body.
@@ -303,6 +308,9 @@ impl Codec for Gemini {
     }
     fn encode_request(&self, req: &Request, model: &str, _: Quirks) -> Bytes {
         gemini::encode_request(req, model)
+    }
+    fn takes_media_url(&self, url: &str, extras: &Extras) -> bool {
+        gemini::takes_media_url(url, extras)
     }
     fn decode_answer(&self, body: &[u8]) -> Option<Answer> {
         gemini::decode_answer(body)

@@ -103,6 +103,70 @@ impl Block {
     }
 }
 
+/// An image or a file of a request, wherever it sits (tool results' included); `S` is
+/// `&Media` or `&mut Media`.
+pub struct MediaRef<'a, S> {
+    pub source: S,
+    pub extras: &'a Extras,
+    pub image: bool,
+}
+
+impl Request {
+    /// Every image and file the conversation holds, in order.
+    pub fn media(&self) -> Vec<MediaRef<'_, &Media>> {
+        fn of<'a>(blocks: &'a [Block], out: &mut Vec<MediaRef<'a, &'a Media>>) {
+            for b in blocks {
+                match b {
+                    Block::Image { source, extras } => out.push(MediaRef {
+                        source,
+                        extras,
+                        image: true,
+                    }),
+                    Block::File { source, extras, .. } => out.push(MediaRef {
+                        source,
+                        extras,
+                        image: false,
+                    }),
+                    Block::ToolResult(r) => of(&r.content, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for turn in &self.turns {
+            of(&turn.blocks, &mut out);
+        }
+        out
+    }
+
+    /// [`Request::media`], to change.
+    pub fn media_mut(&mut self) -> Vec<MediaRef<'_, &mut Media>> {
+        fn of<'a>(blocks: &'a mut [Block], out: &mut Vec<MediaRef<'a, &'a mut Media>>) {
+            for b in blocks {
+                match b {
+                    Block::Image { source, extras } => out.push(MediaRef {
+                        source,
+                        extras,
+                        image: true,
+                    }),
+                    Block::File { source, extras, .. } => out.push(MediaRef {
+                        source,
+                        extras,
+                        image: false,
+                    }),
+                    Block::ToolResult(r) => of(&mut r.content, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for turn in &mut self.turns {
+            of(&mut turn.blocks, &mut out);
+        }
+        out
+    }
+}
+
 /// Marks a thinking signature that is not a signature but an OpenAI reasoning item's
 /// `encrypted_content`, handed to a client whose dialect keeps only signatures (Anthropic), so
 /// the blob comes back on the next turn and can be replayed to a Responses provider.

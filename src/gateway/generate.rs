@@ -21,7 +21,7 @@ use crate::dialect::passthrough::Passthrough;
 use crate::dialect::stream::StreamTranslator;
 use crate::dialect::Dialect;
 use crate::error::{clip, GatewayError};
-use crate::upstream::{Outgoing, Reply};
+use crate::upstream::{Outgoing, Prepared, Reply};
 use bytes::Bytes;
 use pingora::proxy::Session;
 use std::ops::Range;
@@ -158,6 +158,26 @@ pub async fn handle(
     // Admission (rate, concurrency, token and balance limits) belongs here, before any
     // provider is contacted; its permit is released with the context on every exit path.
 
+    // Images and files by URL, for providers that take only bytes.
+    let prepared = if converts {
+        tokio::select! {
+            prepared = shared.media.prepare(&ir, candidates) => prepared?,
+            () = relay::client_gone(session) => {
+                ctx.failure = Some("client disconnected before the answer".into());
+                return Err(Failure::ClientGone);
+            }
+        }
+    } else {
+        Prepared {
+            inlined: None,
+            candidates,
+            held: Vec::new(),
+        }
+    };
+    ctx.held.extend(prepared.held);
+    let candidates = prepared.candidates;
+    let inlined = prepared.inlined;
+
     // What a client says to providers of its own dialect only (Anthropic's beta flags).
     let headers = &session.req_header().headers;
     let passed_on: Vec<(&'static str, String)> = client
@@ -180,7 +200,11 @@ pub async fn handle(
         } else if same {
             passthrough(&body, &probe, &model)
         } else {
-            codec(p.dialect).encode_request(&ir, &model, p.quirks)
+            let ir = match &inlined {
+                Some(i) if i.serves(p.dialect) => &i.request,
+                _ => &ir,
+            };
+            codec(p.dialect).encode_request(ir, &model, p.quirks)
         };
         Outgoing {
             model,

@@ -25,7 +25,7 @@ use crate::error::{clip, GatewayError, Retry};
 use crate::inflight::Inflight;
 use crate::redact::Redactor;
 use crate::routing::Router;
-use crate::upstream::{BodyRules, Upstream};
+use crate::upstream::{BodyRules, MediaFetcher, Upstream};
 use async_trait::async_trait;
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
@@ -39,6 +39,8 @@ pub struct Shared {
     pub keys: KeyStore,
     pub router: Router,
     pub upstream: Upstream,
+    /// Fetches the images and files some providers cannot fetch themselves.
+    pub media: Arc<MediaFetcher>,
     /// Request and answer bodies held in memory, across all requests.
     pub budget: MemoryBudget,
 }
@@ -59,6 +61,7 @@ impl Shared {
                 rules,
                 budget.clone(),
             ),
+            media: Arc::new(MediaFetcher::new(config.media.clone(), budget.clone())),
             budget,
             config,
         })

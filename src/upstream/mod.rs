@@ -1,9 +1,12 @@
 //! The exchange with providers: candidates in order, retries, timeouts, connection pooling.
 
+mod address;
 mod exchange;
+mod media;
 mod resolve;
 
 pub use exchange::{BodyRules, Exchange, Outgoing};
+pub use media::{Inlined, MediaFetcher, Prepared};
 pub use resolve::Resolver;
 
 use crate::budget::{MemoryBudget, Reservation};

@@ -23,8 +23,8 @@ pub use decoder::{Decoder, DEFAULT_MAX_EVENT};
 pub use encoder::{Encoder, Framing};
 pub use errors::{error_message, retry_after_secs};
 pub use parts::{
-    call_id_with_signature, split_call_id, MIME_TYPE, SIGNATURE, THOUGHT_SIGNATURE_SEPARATOR,
-    WIRE_ID,
+    call_id_with_signature, split_call_id, takes_media_url, MIME_TYPE, SIGNATURE,
+    THOUGHT_SIGNATURE_SEPARATOR, WIRE_ID,
 };
 pub use provider_request::encode_request;
 pub use request::decode_request;

@@ -381,6 +381,34 @@ pub(crate) fn media_part(source: &Media, extras: &Extras, image: bool) -> Value 
     }
 }
 
+/// Whether Gemini can take this image or file as `fileData` by its URL: Gemini fetches its own
+/// Files API URIs, Cloud Storage objects and YouTube videos, not arbitrary web URLs (reference
+/// §6 T6: "URL must be fetched for D upstream"). A Gemini client's own `fileData` (it has a
+/// `mimeType`) means what it says to Gemini.
+pub fn takes_media_url(url: &str, extras: &Extras) -> bool {
+    if extras.contains_key(MIME_TYPE) {
+        return true;
+    }
+    let lower = url.to_ascii_lowercase();
+    let Some(rest) = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+    else {
+        return lower.starts_with("gs://");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = host_port.split(':').next().unwrap_or("");
+    matches!(
+        host,
+        "generativelanguage.googleapis.com"
+            | "youtube.com"
+            | "www.youtube.com"
+            | "m.youtube.com"
+            | "youtu.be"
+    )
+}
+
 /// Gemini wants a `mimeType` with every `fileData`; a URL from another dialect has none, so it
 /// is read from the extension, with a default per kind.
 fn mime_from_uri(uri: &str, image: bool) -> &'static str {
@@ -409,6 +437,32 @@ fn mime_from_uri(uri: &str, image: bool) -> &'static str {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gemini_fetches_its_own_uris_and_youtube_not_the_web() {
+        let none = Extras::new();
+        for own in [
+            "https://generativelanguage.googleapis.com/v1beta/files/abc-123",
+            "gs://bucket/cat.jpg",
+            "https://www.youtube.com/watch?v=9hE5-98ZeCg",
+            "https://youtu.be/9hE5-98ZeCg",
+        ] {
+            assert!(takes_media_url(own, &none), "{own}");
+        }
+        for web in [
+            "https://example.com/photos/cat.jpg",
+            "http://images.test:8080/a.png",
+            "HTTPS://upload.wikimedia.org/x.jpg",
+            "ftp://files.test/cat.jpg",
+            // Userinfo naming Google does not make the host Google's.
+            "https://generativelanguage.googleapis.com@evil.test/x.png",
+        ] {
+            assert!(!takes_media_url(web, &none), "{web}");
+        }
+        let mut from_gemini = Extras::new();
+        from_gemini.insert(MIME_TYPE.into(), json!("image/jpeg"));
+        assert!(takes_media_url("https://example.com/cat.jpg", &from_gemini));
+    }
 
     #[test]
     fn synthesized_ids_are_recognised_and_foreign_ones_are_not() {
