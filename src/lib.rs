@@ -4,7 +4,8 @@
 //! own: [`auth`], [`routing`], [`upstream`] (the only reader of provider bytes), [`dialect`]
 //! (pure codecs, one per dialect, and the internal representation between them), [`redact`]
 //! (secrets out of provider bytes and logs), [`budget`] (memory for bodies), [`listener`]
-//! (connection cap, header and write deadlines, below Pingora's HTTP code), [`config`].
+//! (connection cap, header and write deadlines, below Pingora's HTTP code), [`limits`]
+//! (admission: rates, leases, token reservations), [`config`].
 
 pub mod admin;
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod dialect;
 pub mod error;
 pub mod gateway;
 pub mod inflight;
+pub mod limits;
 pub mod listener;
 pub mod logging;
 pub mod redact;

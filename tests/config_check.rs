@@ -86,15 +86,16 @@ fn a_missing_environment_variable_is_named() {
 }
 
 #[test]
-fn limits_that_are_not_enforced_yet_are_said_so() {
+fn only_what_is_not_enforced_yet_is_said_so() {
+    // Limits are enforced: only the budget is named.
     let yaml = format!(
-        "listen: 127.0.0.1:1\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: sk-check-k1, name: n, limits: {{ rpm: 5 }}, budget_usd: 1.5 }}\n"
+        "listen: 127.0.0.1:1\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: sk-check-k1, name: n, limits: {{ rpm: 5, rpd: 100, concurrency: 2, tpm: 9000 }}, budget_usd: 1.5 }}\n"
     );
     let (code, out, err, file) = check_yaml(&yaml, &[]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
-        format!("ok: {file} (1 providers, 1 keys)\nnote: configured but not enforced by this version: limits, budget_usd\n")
+        format!("ok: {file} (1 providers, 1 keys)\nnote: configured but not enforced by this version: budget_usd\n")
     );
 }
 
@@ -137,6 +138,14 @@ fn semantic_errors_name_their_field() {
         (
             "listen: 127.0.0.1:1\nproviders:\n  - { name: a, dialect: anthropic, base_url: http://x, models: [m], reasoning_content: true }\n".into(),
             "providers[0].reasoning_content: only a provider of dialect `openai` takes `reasoning_content`".into(),
+        ),
+        (
+            format!("listen: 127.0.0.1:1\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: sk-check-k1, name: n, limits: {{ rpm: 0 }} }}\n"),
+            "keys[0].limits.rpm: expected at least 1".into(),
+        ),
+        (
+            "listen: 127.0.0.1:1\nproviders:\n  - { name: a, dialect: openai, base_url: http://x/v1, models: [m], limits: { tpm: 0 } }\n".into(),
+            "providers[0].limits.tpm: expected at least 1".into(),
         ),
         (
             format!("listen: 127.0.0.1:1\nmedia: {{ max_bytes: 0 }}\nproviders:\n{GOOD_PROVIDER}"),

@@ -7,7 +7,7 @@ mod env;
 mod schema;
 mod validate;
 
-pub use schema::{Limits, Media, Routing, Server, State, StateBackend, Timeouts};
+pub use schema::{Admission, Limits, Media, Routing, Server, State, StateBackend, Timeouts};
 
 use crate::dialect::codec::Quirks;
 use crate::dialect::Dialect;
@@ -31,6 +31,7 @@ pub struct Config {
     pub groups: BTreeMap<String, Group>,
     pub pricing: BTreeMap<String, Price>,
     pub media: Media,
+    pub admission: Admission,
 }
 
 /// A string that must never be printed: provider keys and client keys.
@@ -70,6 +71,8 @@ pub struct Provider {
     pub timeouts: Timeouts,
     /// How its requests differ from its dialect's rules.
     pub quirks: Quirks,
+    /// Limits of the provider account itself.
+    pub limits: Limits,
 }
 
 impl Provider {
@@ -216,12 +219,6 @@ impl Config {
     /// Features configured here that this build parses but does not enforce yet.
     pub fn unenforced_features(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
-        let any_limits = |l: &Limits| l.rpm.is_some() || l.concurrency.is_some() || l.tpm.is_some();
-        if self.keys.iter().any(|k| any_limits(&k.limits))
-            || self.groups.values().any(|g| any_limits(&g.limits))
-        {
-            out.push("limits");
-        }
         if self.keys.iter().any(|k| k.budget_micro_usd.is_some()) {
             out.push("budget_usd");
         }

@@ -29,6 +29,29 @@ pub struct File {
     pub pricing: BTreeMap<String, Price>,
     #[serde(default)]
     pub media: Media,
+    #[serde(default)]
+    pub admission: Admission,
+}
+
+/// How admission control reserves and guards.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Admission {
+    /// Tokens reserved for an answer under a `tpm` limit: `min(max_tokens, this)`, or this
+    /// when the request gives no `max_tokens`.
+    pub output_reserve: u64,
+    /// Failed authentications per client address per minute before it gets 429 without its
+    /// key being looked at; 0 turns the guard off.
+    pub auth_failures_per_minute: u32,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Admission {
+            output_reserve: 4096,
+            auth_failures_per_minute: 30,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +190,9 @@ pub struct Provider {
     /// Send the assistant's reasoning back as `reasoning_content` (dialect `openai` only).
     #[serde(default)]
     pub reasoning_content: bool,
+    /// Limits of the provider account itself; a full provider is skipped.
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 fn one() -> u32 {
@@ -229,6 +255,8 @@ fn any_model() -> Vec<String> {
 pub struct Limits {
     #[serde(default)]
     pub rpm: Option<u32>,
+    #[serde(default)]
+    pub rpd: Option<u32>,
     #[serde(default)]
     pub concurrency: Option<u32>,
     #[serde(default)]

@@ -2,7 +2,8 @@
 
 use super::schema::{self, OneOrMany};
 use super::{
-    Config, ConfigError, Endpoint, Group, KeySecret, KeySpec, Price, Provider, Secret, StateBackend,
+    Config, ConfigError, Endpoint, Group, KeySecret, KeySpec, Limits, Price, Provider, Secret,
+    StateBackend,
 };
 use crate::dialect::codec::Quirks;
 use crate::dialect::Dialect;
@@ -112,6 +113,7 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
         .groups
         .into_iter()
         .map(|(name, g)| {
+            limits(&format!("groups.{name}"), &g.limits)?;
             if !(g.price_multiplier.is_finite() && g.price_multiplier >= 0.0) {
                 return fail(
                     format!("groups.{name}.price_multiplier"),
@@ -181,6 +183,7 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
         groups,
         pricing,
         media: raw.media,
+        admission: raw.admission,
     })
 }
 
@@ -235,6 +238,7 @@ fn provider(at: &str, p: schema::Provider) -> Check<Provider> {
     if let Some(k) = p.api_key.as_deref().filter(|k| !k.is_empty()) {
         secret(&format!("{at}.api_key"), k)?;
     }
+    limits(at, &p.limits)?;
     if p.reasoning_content && p.dialect != Dialect::OpenAiChat {
         return fail(
             format!("{at}.reasoning_content"),
@@ -254,7 +258,24 @@ fn provider(at: &str, p: schema::Provider) -> Check<Provider> {
         quirks: Quirks {
             reasoning_content: p.reasoning_content,
         },
+        limits: p.limits,
     })
+}
+
+/// A limit of 0 would refuse everything: a key that must not be used is left out instead.
+fn limits(at: &str, l: &Limits) -> Check<()> {
+    let set = [
+        ("rpm", l.rpm.map(u64::from)),
+        ("rpd", l.rpd.map(u64::from)),
+        ("concurrency", l.concurrency.map(u64::from)),
+        ("tpm", l.tpm),
+    ];
+    for (name, n) in set {
+        if n == Some(0) {
+            return fail(format!("{at}.limits.{name}"), "expected at least 1");
+        }
+    }
+    Ok(())
 }
 
 fn endpoint(at: &str, url: &str) -> Check<Endpoint> {
@@ -341,6 +362,7 @@ fn key(at: &str, k: schema::Key, groups: &BTreeMap<String, Group>) -> Check<KeyS
     for (j, m) in k.models.iter().enumerate() {
         glob(&format!("{at}.models[{j}]"), m)?;
     }
+    limits(at, &k.limits)?;
     let budget_micro_usd = k
         .budget_usd
         .map(|b| micro_usd(&format!("{at}.budget_usd"), b))

@@ -6,6 +6,7 @@
 
 use super::errors::{render, ErrorKind, RenderedError};
 use super::ir::{Answer, Block, Extras, Request};
+use super::json::top_level_span;
 use super::stream::{StreamDecoder, StreamEncoder};
 use super::{anthropic, gemini, names, openai, responses, Dialect, InvalidRequest};
 use bytes::Bytes;
@@ -32,6 +33,37 @@ pub struct Quirks {
     /// `reasoning_content`: DeepSeek's thinking mode refuses a tool loop without it (reference
     /// §5.13), where OpenAI itself has no such field.
     pub reasoning_content: bool,
+}
+
+/// The headers that tell this dialect's clients their rate limits: limit, remaining and reset,
+/// for requests and for tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    pub requests: [&'static str; 3],
+    pub tokens: [&'static str; 3],
+    /// The reset is an instant (RFC 3339), not a duration like `6m0s`.
+    pub reset_at: bool,
+}
+
+/// OpenAI's, which OpenAI-style clients of the other dialects read too.
+const OPENAI_RATE_LIMITS: RateLimitHeaders = RateLimitHeaders {
+    requests: [
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-reset-requests",
+    ],
+    tokens: [
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-reset-tokens",
+    ],
+    reset_at: false,
+};
+
+/// A top-level number member of a JSON object, found without parsing the rest.
+fn number_member(body: &[u8], name: &str) -> Option<u64> {
+    let span = top_level_span(body, name)?;
+    std::str::from_utf8(&body[span]).ok()?.trim().parse().ok()
 }
 
 /// One dialect's facts and conversions.
@@ -93,6 +125,11 @@ pub trait Codec: Send + Sync {
     fn stream_content_type(&self, _route: &RouteFacts) -> &'static str {
         "text/event-stream"
     }
+    /// The most output tokens a client's request allows, read without decoding it.
+    fn max_output_tokens(&self, body: &[u8]) -> Option<u64>;
+    fn rate_limit_headers(&self) -> RateLimitHeaders {
+        OPENAI_RATE_LIMITS
+    }
 }
 
 /// The codec of `dialect`.
@@ -149,6 +186,9 @@ impl Codec for OpenAiChat {
     fn dialect(&self) -> Dialect {
         Dialect::OpenAiChat
     }
+    fn max_output_tokens(&self, body: &[u8]) -> Option<u64> {
+        number_member(body, "max_completion_tokens").or_else(|| number_member(body, "max_tokens"))
+    }
     fn upstream_path(&self, _model: &str, _stream: bool) -> String {
         "/chat/completions".into()
     }
@@ -189,6 +229,9 @@ struct OpenAiResponses;
 impl Codec for OpenAiResponses {
     fn dialect(&self) -> Dialect {
         Dialect::OpenAiResponses
+    }
+    fn max_output_tokens(&self, body: &[u8]) -> Option<u64> {
+        number_member(body, "max_output_tokens")
     }
     fn upstream_path(&self, _model: &str, _stream: bool) -> String {
         "/responses".into()
@@ -233,6 +276,24 @@ struct Anthropic;
 impl Codec for Anthropic {
     fn dialect(&self) -> Dialect {
         Dialect::AnthropicMessages
+    }
+    fn max_output_tokens(&self, body: &[u8]) -> Option<u64> {
+        number_member(body, "max_tokens")
+    }
+    fn rate_limit_headers(&self) -> RateLimitHeaders {
+        RateLimitHeaders {
+            requests: [
+                "anthropic-ratelimit-requests-limit",
+                "anthropic-ratelimit-requests-remaining",
+                "anthropic-ratelimit-requests-reset",
+            ],
+            tokens: [
+                "anthropic-ratelimit-tokens-limit",
+                "anthropic-ratelimit-tokens-remaining",
+                "anthropic-ratelimit-tokens-reset",
+            ],
+            reset_at: true,
+        }
     }
     fn upstream_path(&self, _model: &str, _stream: bool) -> String {
         "/v1/messages".into()
@@ -289,6 +350,16 @@ struct Gemini;
 impl Codec for Gemini {
     fn dialect(&self) -> Dialect {
         Dialect::Gemini
+    }
+    fn max_output_tokens(&self, body: &[u8]) -> Option<u64> {
+        let config = ["generationConfig", "generation_config"]
+            .iter()
+            .find_map(|name| top_level_span(body, name))?;
+        let config: serde_json::Value = serde_json::from_slice(&body[config]).ok()?;
+        config
+            .get("maxOutputTokens")
+            .or_else(|| config.get("max_output_tokens"))?
+            .as_u64()
     }
     fn upstream_path(&self, model: &str, stream: bool) -> String {
         if stream {
@@ -365,6 +436,50 @@ impl Codec for Gemini {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_cap_is_read_where_each_dialect_puts_it() {
+        let max = |d, body: &str| codec(d).max_output_tokens(body.as_bytes());
+        assert_eq!(max(Dialect::OpenAiChat, r#"{"max_tokens": 70}"#), Some(70));
+        assert_eq!(
+            max(
+                Dialect::OpenAiChat,
+                r#"{"max_tokens":9,"max_completion_tokens":80}"#
+            ),
+            Some(80)
+        );
+        assert_eq!(
+            max(Dialect::OpenAiChat, r#"{"messages":[{"max_tokens":5}]}"#),
+            None
+        );
+        assert_eq!(
+            max(Dialect::OpenAiResponses, r#"{"max_output_tokens":90}"#),
+            Some(90)
+        );
+        assert_eq!(
+            max(Dialect::AnthropicMessages, r#"{"max_tokens":1024}"#),
+            Some(1024)
+        );
+        assert_eq!(
+            max(
+                Dialect::Gemini,
+                r#"{"generationConfig":{"maxOutputTokens":256}}"#
+            ),
+            Some(256)
+        );
+        assert_eq!(
+            max(
+                Dialect::Gemini,
+                r#"{"generation_config":{"max_output_tokens":12}}"#
+            ),
+            Some(12)
+        );
+        assert_eq!(max(Dialect::Gemini, r#"{"contents":[]}"#), None);
+        assert_eq!(
+            max(Dialect::AnthropicMessages, r#"{"max_tokens":"lots"}"#),
+            None
+        );
+    }
 
     #[test]
     fn each_provider_dialect_has_its_path_and_auth() {

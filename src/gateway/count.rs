@@ -10,6 +10,7 @@ use super::{respond, Failure, Shared};
 use crate::auth::ApiKey;
 use crate::dialect::codec::codec;
 use crate::dialect::tokens;
+use crate::limits::ProviderGate;
 use crate::upstream::{Outgoing, Reply};
 use pingora::proxy::Session;
 
@@ -51,7 +52,12 @@ pub async fn handle(
     };
     let reply = shared
         .upstream
-        .send(&same, outgoing, &mut ctx.attempts)
+        .send(
+            &same,
+            outgoing,
+            &mut ctx.attempts,
+            &mut ProviderGate::open(),
+        )
         .await?;
     match reply {
         Reply::Complete {

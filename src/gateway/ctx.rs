@@ -6,6 +6,7 @@ use crate::dialect::Dialect;
 use crate::error::Retry;
 use crate::gateway::route::Route;
 use crate::inflight::InflightGuard;
+use crate::limits::{Permit, Quota};
 use std::time::Instant;
 
 #[derive(Debug)]
@@ -28,6 +29,12 @@ pub struct RequestCtx {
     pub failure: Option<String>,
     /// Bodies this request keeps in memory, given back to the budget when it ends.
     pub held: Vec<Reservation>,
+    /// What admission took for it (its key's and group's, the answering provider's): leases
+    /// end when the client has the last byte, token reservations settle when it is logged, and
+    /// dropping them ends the leases on any other path.
+    pub permits: Vec<Permit>,
+    /// The client's limits as they stood when it was admitted, for its rate-limit headers.
+    pub quota: Quota,
     _inflight: InflightGuard,
 }
 
@@ -46,7 +53,22 @@ impl RequestCtx {
             usage: None,
             failure: None,
             held: Vec::new(),
+            permits: Vec::new(),
+            quota: Quota::default(),
             _inflight: inflight,
+        }
+    }
+
+    /// The client has its last byte: nothing of this request is in flight any more.
+    pub fn end_leases(&mut self) {
+        self.permits.iter_mut().for_each(Permit::end_lease);
+    }
+
+    /// Settles every token reservation to the usage the provider reported.
+    pub fn settle(&mut self) {
+        let used = self.usage.map(|u| u.input_total + u.output_total);
+        for p in &mut self.permits {
+            p.settle(used);
         }
     }
 }

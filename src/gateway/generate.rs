@@ -21,6 +21,7 @@ use crate::dialect::passthrough::Passthrough;
 use crate::dialect::stream::StreamTranslator;
 use crate::dialect::Dialect;
 use crate::error::{clip, GatewayError};
+use crate::limits::{estimate, rate_limit_headers, Limiter, Permit, ProviderGate, Rejection};
 use crate::upstream::{Outgoing, Prepared, Reply};
 use bytes::Bytes;
 use pingora::proxy::Session;
@@ -155,8 +156,28 @@ pub async fn handle(
     } else {
         (Request::default(), candidates)
     };
-    // Admission (rate, concurrency, token and balance limits) belongs here, before any
-    // provider is contacted; its permit is released with the context on every exit path.
+    // Admission, before any provider is contacted: the key's and its group's limits, all at
+    // once. The permit lives in the context, so it is released on every exit path.
+    let scopes = shared
+        .limits
+        .client_scopes(&key.name, key.limits, key.group.as_deref());
+    let tokens =
+        if Limiter::counts_tokens(&scopes) || candidates.iter().any(|p| p.limits.tpm.is_some()) {
+            estimate::reservation(
+                &body,
+                client.max_output_tokens(&body),
+                shared.limits.output_reserve,
+            )
+        } else {
+            0
+        };
+    let (permit, quota) = shared
+        .limits
+        .admit(&scopes, tokens)
+        .await
+        .map_err(Rejection::into_error)?;
+    ctx.permits.push(permit);
+    ctx.quota = quota;
 
     // Images and files by URL, for providers that take only bytes.
     let prepared = if converts {
@@ -216,16 +237,30 @@ pub async fn handle(
     };
     // A client that leaves while the provider thinks cancels the exchange, so the provider
     // stops generating (and billing) an answer nobody will read.
+    let mut gate = ProviderGate::new(&shared.limits, tokens);
     let exchange = shared
         .upstream
-        .send(&candidates, outgoing, &mut ctx.attempts);
+        .send(&candidates, outgoing, &mut ctx.attempts, &mut gate);
     let reply = tokio::select! {
-        reply = exchange => reply?,
+        reply = exchange => reply,
         () = relay::client_gone(session) => {
             ctx.failure = Some("client disconnected before the answer".into());
             return Err(Failure::ClientGone);
         }
     };
+    ctx.permits.extend(gate.held.take());
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(e) => {
+            // Turned away by every provider's own limit: the client's request does not count.
+            if !gate.full.is_empty() && ctx.attempts == 0 {
+                ctx.permits.iter_mut().for_each(Permit::refund);
+            }
+            return Err(e.into());
+        }
+    };
+    let limit_headers =
+        rate_limit_headers(client.rate_limit_headers(), &ctx.quota, SystemTime::now());
 
     let created = unix_now();
     match reply {
@@ -239,9 +274,15 @@ pub async fn handle(
             ctx.provider = Some(provider.name.clone());
             let answer = answer(client, &provider, &probe, &ir, body, created)?;
             ctx.usage = answer.1;
-            respond::whole(session, status, "application/json", &[], answer.0)
-                .await
-                .map_err(|_| Failure::ClientGone)
+            respond::whole(
+                session,
+                status,
+                "application/json",
+                &limit_headers,
+                answer.0,
+            )
+            .await
+            .map_err(|_| Failure::ClientGone)
         }
         Reply::Streaming(exchange) => {
             ctx.provider = Some(exchange.provider.name.clone());
@@ -263,6 +304,7 @@ pub async fn handle(
                 *exchange,
                 translator.as_mut(),
                 content_type,
+                &limit_headers,
                 shared.upstream.connector(),
             )
             .await

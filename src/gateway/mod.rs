@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::dialect::errors::ErrorKind;
 use crate::error::{clip, GatewayError, Retry};
 use crate::inflight::Inflight;
+use crate::limits::{AuthGuard, Limiter};
 use crate::redact::Redactor;
 use crate::routing::Router;
 use crate::upstream::{BodyRules, MediaFetcher, Upstream};
@@ -41,6 +42,10 @@ pub struct Shared {
     pub upstream: Upstream,
     /// Fetches the images and files some providers cannot fetch themselves.
     pub media: Arc<MediaFetcher>,
+    /// Admission: rates, leases and token reservations per key, group and provider.
+    pub limits: Limiter,
+    /// Failed authentications per client address.
+    pub auth_guard: AuthGuard,
     /// Request and answer bodies held in memory, across all requests.
     pub budget: MemoryBudget,
 }
@@ -62,6 +67,8 @@ impl Shared {
                 budget.clone(),
             ),
             media: Arc::new(MediaFetcher::new(config.media.clone(), budget.clone())),
+            limits: Limiter::new(&config),
+            auth_guard: AuthGuard::new(config.admission.auth_failures_per_minute),
             budget,
             config,
         })
@@ -104,6 +111,26 @@ impl Gateway {
             _ => {}
         }
 
+        // An address that keeps failing to authenticate is not heard any more for a while.
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let guard = &self.shared.auth_guard;
+        if client_ip.is_some_and(|ip| guard.blocked(ip)) {
+            return Err(GatewayError::new(
+                ErrorKind::RateLimited,
+                "Too many failed authentications from this address; try again later.",
+            )
+            .with_header("retry-after", "60")
+            .into());
+        }
+        let failed = |e: GatewayError| {
+            if let Some(ip) = client_ip {
+                guard.failed(ip);
+            }
+            e
+        };
         let credential = auth::credential(&req.headers, req.uri.query())
             .map_err(|auth::Ambiguous| {
                 GatewayError::new(
@@ -112,14 +139,17 @@ impl Gateway {
                 )
             })?
             .ok_or_else(|| {
-                GatewayError::new(
+                failed(GatewayError::new(
                     ErrorKind::InvalidKey,
                     "You didn't provide an API key. Provide it as `Authorization: Bearer <key>`, \
                  `x-api-key`, `x-goog-api-key` or the `key` query parameter.",
-                )
+                ))
             })?;
         let key = self.shared.keys.find(credential.secret).ok_or_else(|| {
-            GatewayError::new(ErrorKind::InvalidKey, "Incorrect API key provided.")
+            failed(GatewayError::new(
+                ErrorKind::InvalidKey,
+                "Incorrect API key provided.",
+            ))
         })?;
         ctx.key_name = Some(key.name.clone());
 
@@ -190,6 +220,7 @@ impl ProxyHttp for Gateway {
     /// here too once they exist, so that nothing held for a request outlives it.
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         crate::listener::request_done();
+        ctx.settle();
         let status = session.response_written().map_or(0, |h| h.status.as_u16());
         let usage = ctx.usage.unwrap_or_default();
         let req = session.req_header();

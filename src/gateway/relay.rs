@@ -43,9 +43,13 @@ fn stream_header(
     session: &Session,
     status: u16,
     content_type: &str,
+    extra: &[(&'static str, String)],
 ) -> pingora::Result<ResponseHeader> {
-    let mut h = ResponseHeader::build(status, Some(5))?;
+    let mut h = ResponseHeader::build(status, Some(5 + extra.len()))?;
     h.insert_header("content-type", content_type)?;
+    for (k, v) in extra {
+        h.insert_header(*k, v.as_str())?;
+    }
     h.insert_header("cache-control", "no-cache")?;
     h.insert_header("x-accel-buffering", "no")?;
     // HTTP/1.0 clients cannot read chunked bodies; theirs ends when the connection closes.
@@ -69,9 +73,10 @@ pub async fn stream(
     mut exchange: Exchange,
     translator: &mut dyn StreamTranslator,
     content_type: &str,
+    extra: &[(&'static str, String)],
     connector: &Connector,
 ) -> Result<(), ClientGone> {
-    let header = stream_header(session, exchange.status, content_type).map_err(|_| GONE)?;
+    let header = stream_header(session, exchange.status, content_type, extra).map_err(|_| GONE)?;
     session
         .write_response_header(Box::new(header), false)
         .await
@@ -96,6 +101,9 @@ pub async fn stream(
                     }
                     let sent = send(session, last.freeze(), true).await;
                     ctx.usage = translator.usage();
+                    // The client has its last byte: the request no longer counts as in flight,
+                    // however long the provider takes to close its body.
+                    ctx.end_leases();
                     exchange.finish(connector).await;
                     return sent;
                 }

@@ -14,6 +14,7 @@ use crate::config::Provider;
 use crate::dialect::errors::ErrorKind;
 use crate::dialect::Dialect;
 use crate::error::{GatewayError, Retry};
+use crate::limits::ProviderGate;
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
 use std::sync::Arc;
@@ -73,16 +74,21 @@ impl Upstream {
     ///
     /// Nothing has been written to the client when this returns, so every failure here may
     /// still become a clean error response.
+    ///
+    /// A provider whose own limits are full is skipped without an attempt (`gate`); when every
+    /// candidate was skipped so, the request gets their 429.
     pub async fn send(
         &self,
         candidates: &[Arc<Provider>],
         body_for: impl Fn(&Provider) -> Outgoing,
         attempts: &mut u32,
+        gate: &mut ProviderGate<'_>,
     ) -> Result<Reply, GatewayError> {
         let mut last = GatewayError::new(
             ErrorKind::NoProvider,
             "no provider is configured for this model",
         );
+        let mut tried = false;
         // Providers not to return to in this request (`Retry::AvoidProvider`).
         let mut shunned: Vec<&str> = Vec::new();
         let mut turn = candidates.iter().cycle();
@@ -94,6 +100,12 @@ impl Upstream {
             else {
                 break;
             };
+            if !gate.pass(provider).await {
+                tracing::info!(provider = %provider.name, "provider at its limits, skipped");
+                shunned.push(&provider.name);
+                continue;
+            }
+            tried = true;
             *attempts += 1;
             match self.attempt(provider, body_for(provider)).await {
                 Ok(reply) => return Ok(reply),
@@ -107,6 +119,11 @@ impl Upstream {
                     tracing::info!(attempt = *attempts, error = %e, "attempt failed");
                     last = e;
                 }
+            }
+        }
+        if !tried {
+            if let Some(full) = gate.rejection() {
+                return Err(full);
             }
         }
         Err(last)

@@ -1,0 +1,307 @@
+//! Limits kept in this process: exact for the requests it serves, no other service needed.
+//!
+//! One lock covers every scope, so a request's checks and takes across its key, group and
+//! provider are all or nothing: two requests can never both see the last unit free.
+
+use super::window::{Window, SLOTS};
+use super::{Kind, Meter, Quota, Rejection, Scope, ScopeKind, Taken, TakenScope};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+const MINUTE_MS: u64 = 60_000;
+const DAY_MS: u64 = 24 * 60 * MINUTE_MS;
+
+#[derive(Debug, Default)]
+struct State {
+    rpm: Option<Window>,
+    rpd: Option<Window>,
+    tpm: Option<Window>,
+    inflight: u64,
+}
+
+#[derive(Debug)]
+pub struct Local {
+    epoch: Instant,
+    scopes: Mutex<HashMap<Arc<str>, State>>,
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Local {
+            epoch: Instant::now(),
+            scopes: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+fn window(slot: &mut Option<Window>, period_ms: u64) -> &mut Window {
+    slot.get_or_insert_with(|| Window::new(period_ms / SLOTS))
+}
+
+fn ms(d: u64) -> Duration {
+    Duration::from_millis(d)
+}
+
+impl Local {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Arc<str>, State>> {
+        // A panic while holding the lock leaves counts that are still consistent: every
+        // change under it is a single assignment.
+        self.scopes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks every scope and, if all allow it, takes one request, a lease and `tokens`.
+    pub(crate) fn admit(&self, scopes: &[Scope], tokens: u64) -> Result<(Taken, Quota), Rejection> {
+        let now = self.now_ms();
+        let mut map = self.lock();
+        for s in scopes {
+            let st = map.entry(s.id.clone()).or_default();
+            let l = &s.limits;
+            let reject = |kind, limit: u64, wait: u64| Rejection {
+                scope: s.kind,
+                name: s.name.clone(),
+                kind,
+                limit,
+                retry_after: ms(wait),
+            };
+            if let Some(limit) = l.rpm {
+                let wait = window(&mut st.rpm, MINUTE_MS).wait(now, 1, limit.into());
+                if wait > 0 {
+                    return Err(reject(Kind::Rpm, limit.into(), wait));
+                }
+            }
+            if let Some(limit) = l.rpd {
+                let wait = window(&mut st.rpd, DAY_MS).wait(now, 1, limit.into());
+                if wait > 0 {
+                    return Err(reject(Kind::Rpd, limit.into(), wait));
+                }
+            }
+            if let Some(limit) = l.concurrency {
+                if st.inflight >= u64::from(limit) {
+                    // A lease frees when a request ends, which no clock can tell.
+                    return Err(reject(Kind::Concurrency, limit.into(), 1000));
+                }
+            }
+            if let Some(limit) = l.tpm {
+                let w = window(&mut st.tpm, MINUTE_MS);
+                // A request larger than the whole limit runs alone, in an empty window.
+                let need = tokens.min(limit);
+                let used = w.used(now);
+                if used > 0 && used.saturating_add(need) > limit {
+                    return Err(reject(Kind::Tpm, limit, w.wait(now, need, limit)));
+                }
+            }
+        }
+        let mut taken = Vec::with_capacity(scopes.len());
+        let mut quota = Quota::default();
+        for s in scopes {
+            let st = map.entry(s.id.clone()).or_default();
+            let l = &s.limits;
+            let mut t = TakenScope {
+                id: s.id.clone(),
+                ..TakenScope::default()
+            };
+            if let Some(limit) = l.rpm {
+                let w = window(&mut st.rpm, MINUTE_MS);
+                t.rpm_bucket = Some(w.add(now, 1));
+                if s.kind != ScopeKind::Provider {
+                    quota.requests = Meter::tighter(quota.requests, meter(w, now, limit.into()));
+                }
+            }
+            if l.rpd.is_some() {
+                t.rpd_bucket = Some(window(&mut st.rpd, DAY_MS).add(now, 1));
+            }
+            if l.concurrency.is_some() {
+                st.inflight += 1;
+                t.lease = true;
+            }
+            if let Some(limit) = l.tpm {
+                let w = window(&mut st.tpm, MINUTE_MS);
+                t.tpm_bucket = Some(w.add(now, tokens));
+                t.tokens = tokens;
+                if s.kind != ScopeKind::Provider {
+                    quota.tokens = Meter::tighter(quota.tokens, meter(w, now, limit));
+                }
+            }
+            taken.push(t);
+        }
+        Ok((Taken { scopes: taken }, quota))
+    }
+
+    /// Frees the concurrency leases of `taken`.
+    pub(crate) fn end_lease(&self, taken: &Taken) {
+        let mut map = self.lock();
+        for t in taken.scopes.iter().filter(|t| t.lease) {
+            if let Some(st) = map.get_mut(&t.id) {
+                st.inflight = st.inflight.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Corrects the tokens reserved in `taken` to `used`.
+    pub(crate) fn settle(&self, taken: &Taken, used: u64) {
+        let mut map = self.lock();
+        for t in &taken.scopes {
+            let (Some(bucket), Some(st)) = (t.tpm_bucket, map.get_mut(&t.id)) else {
+                continue;
+            };
+            if let Some(w) = st.tpm.as_mut() {
+                w.adjust(bucket, used as i64 - t.tokens as i64);
+            }
+        }
+    }
+
+    /// Gives back the request and the tokens `taken` took: the request was turned away after
+    /// all.
+    pub(crate) fn refund(&self, taken: &Taken) {
+        let mut map = self.lock();
+        for t in &taken.scopes {
+            let Some(st) = map.get_mut(&t.id) else {
+                continue;
+            };
+            if let (Some(b), Some(w)) = (t.rpm_bucket, st.rpm.as_mut()) {
+                w.adjust(b, -1);
+            }
+            if let (Some(b), Some(w)) = (t.rpd_bucket, st.rpd.as_mut()) {
+                w.adjust(b, -1);
+            }
+            if let (Some(b), Some(w)) = (t.tpm_bucket, st.tpm.as_mut()) {
+                w.adjust(b, -(t.tokens as i64));
+            }
+        }
+    }
+
+    /// Requests in flight in a scope, for tests and metrics.
+    pub(crate) fn inflight(&self, id: &str) -> u64 {
+        self.lock().get(id).map_or(0, |s| s.inflight)
+    }
+}
+
+fn meter(w: &Window, now: u64, limit: u64) -> Meter {
+    Meter {
+        limit,
+        remaining: limit.saturating_sub(w.used(now)),
+        reset: ms(w.next_release(now)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Limits;
+
+    fn key(limits: Limits) -> Scope {
+        Scope::new(ScopeKind::Key, "alice", limits)
+    }
+
+    #[test]
+    fn requests_per_minute_admit_exactly_the_limit() {
+        let local = Local::default();
+        let s = [key(Limits {
+            rpm: Some(50),
+            ..Limits::default()
+        })];
+        let admitted = (0..200).filter(|_| local.admit(&s, 0).is_ok()).count();
+        assert_eq!(admitted, 50);
+        let Err(r) = local.admit(&s, 0) else {
+            panic!("admitted past the limit")
+        };
+        assert_eq!((r.kind, r.limit, r.scope), (Kind::Rpm, 50, ScopeKind::Key));
+        assert!(
+            r.retry_after > Duration::from_secs(59),
+            "{:?}",
+            r.retry_after
+        );
+    }
+
+    #[test]
+    fn a_request_must_pass_every_scope_and_takes_nothing_when_one_refuses() {
+        let local = Local::default();
+        let group = Scope::new(
+            ScopeKind::Group,
+            "team",
+            Limits {
+                rpm: Some(2),
+                ..Limits::default()
+            },
+        );
+        let alice = [key(Limits::default()), group.clone()];
+        let bob = [
+            Scope::new(
+                ScopeKind::Key,
+                "bob",
+                Limits {
+                    concurrency: Some(1),
+                    ..Limits::default()
+                },
+            ),
+            group,
+        ];
+        let (held, _) = local.admit(&bob, 0).unwrap();
+        assert!(local.admit(&alice, 0).is_ok());
+        // The group is full now: neither may go, and bob's lease count is untouched by the try.
+        assert_eq!(local.admit(&alice, 0).unwrap_err().scope, ScopeKind::Group);
+        local.end_lease(&held);
+        assert_eq!(local.inflight("k:bob"), 0);
+        assert_eq!(local.admit(&bob, 0).unwrap_err().kind, Kind::Rpm);
+        assert_eq!(local.inflight("k:bob"), 0);
+    }
+
+    #[test]
+    fn concurrency_counts_leases_until_they_end() {
+        let local = Local::default();
+        let s = [key(Limits {
+            concurrency: Some(2),
+            ..Limits::default()
+        })];
+        let a = local.admit(&s, 0).unwrap().0;
+        let _b = local.admit(&s, 0).unwrap().0;
+        assert_eq!(local.admit(&s, 0).unwrap_err().kind, Kind::Concurrency);
+        local.end_lease(&a);
+        assert!(local.admit(&s, 0).is_ok());
+        assert_eq!(local.inflight("k:alice"), 2);
+    }
+
+    #[test]
+    fn tokens_are_reserved_then_settled_to_what_was_used() {
+        let local = Local::default();
+        let s = [key(Limits {
+            tpm: Some(1000),
+            ..Limits::default()
+        })];
+        let (a, quota) = local.admit(&s, 600).unwrap();
+        assert_eq!(
+            quota.tokens.map(|m| (m.limit, m.remaining)),
+            Some((1000, 400))
+        );
+        // 600 + 600 would pass the limit: refused while the first is reserved.
+        assert_eq!(local.admit(&s, 600).unwrap_err().kind, Kind::Tpm);
+        local.settle(&a, 150);
+        let (_, quota) = local.admit(&s, 600).unwrap();
+        assert_eq!(quota.tokens.map(|m| m.remaining), Some(250));
+        // A request larger than the whole limit waits for an empty window.
+        assert_eq!(local.admit(&s, 5000).unwrap_err().kind, Kind::Tpm);
+        let fresh = Local::default();
+        assert!(fresh.admit(&s, 5000).is_ok());
+    }
+
+    #[test]
+    fn a_refund_gives_back_the_request_and_its_tokens() {
+        let local = Local::default();
+        let s = [key(Limits {
+            rpm: Some(1),
+            tpm: Some(100),
+            ..Limits::default()
+        })];
+        let (a, _) = local.admit(&s, 80).unwrap();
+        assert!(local.admit(&s, 10).is_err());
+        local.refund(&a);
+        let (_, quota) = local.admit(&s, 80).unwrap();
+        assert_eq!(quota.requests.map(|m| m.remaining), Some(0));
+        assert_eq!(quota.tokens.map(|m| m.remaining), Some(20));
+    }
+}

@@ -1,0 +1,378 @@
+//! Admission: requests per minute and per day, requests in flight, and tokens per minute, for
+//! each key, each group (all its keys together) and each provider.
+//!
+//! A request is admitted only if every scope that applies to it allows it, and then takes from
+//! all of them at once. What it takes is a [`Permit`]: its concurrency lease ends when the
+//! client has the last byte (or the request ends any other way: the permit is a drop guard),
+//! and its token reservation is settled to the provider's reported usage at the end.
+
+pub mod estimate;
+mod guard;
+mod headers;
+mod local;
+mod window;
+
+pub use guard::AuthGuard;
+pub use headers::rate_limit_headers;
+use local::Local;
+
+use crate::config::{Config, Limits, Provider};
+use crate::dialect::errors::ErrorKind;
+use crate::error::GatewayError;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Whose limits these are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    Key,
+    Group,
+    Provider,
+}
+
+impl ScopeKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            ScopeKind::Key => "k",
+            ScopeKind::Group => "g",
+            ScopeKind::Provider => "p",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeKind::Key => "key",
+            ScopeKind::Group => "group",
+            ScopeKind::Provider => "provider",
+        }
+    }
+}
+
+/// One scope's limits.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub kind: ScopeKind,
+    pub name: Arc<str>,
+    /// Its identity in the limit store: the kind's prefix and the configured name.
+    pub id: Arc<str>,
+    pub limits: Limits,
+}
+
+impl Scope {
+    pub fn new(kind: ScopeKind, name: &str, limits: Limits) -> Self {
+        Scope {
+            kind,
+            name: name.into(),
+            id: format!("{}:{name}", kind.prefix()).into(),
+            limits,
+        }
+    }
+
+    fn limited(&self) -> bool {
+        let l = &self.limits;
+        l.rpm.is_some() || l.rpd.is_some() || l.concurrency.is_some() || l.tpm.is_some()
+    }
+}
+
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Rpm,
+    Rpd,
+    Concurrency,
+    Tpm,
+}
+
+impl Kind {
+    fn what(self) -> &'static str {
+        match self {
+            Kind::Rpm => "requests per minute",
+            Kind::Rpd => "requests per day",
+            Kind::Concurrency => "requests at once",
+            Kind::Tpm => "tokens per minute",
+        }
+    }
+}
+
+/// A limit that turned a request away.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    pub scope: ScopeKind,
+    pub name: Arc<str>,
+    pub kind: Kind,
+    pub limit: u64,
+    /// When trying again can succeed.
+    pub retry_after: Duration,
+}
+
+impl Rejection {
+    /// The 429 a client gets, with `retry-after` in whole seconds (at least 1).
+    pub fn into_error(self) -> GatewayError {
+        let secs = self.retry_after.as_millis().div_ceil(1000).max(1);
+        // A provider's name is the operator's topology: clients are told only the kind.
+        let whose = match self.scope {
+            ScopeKind::Provider => "the providers of this model".to_string(),
+            kind => format!("this {}", kind.as_str()),
+        };
+        GatewayError::new(
+            ErrorKind::RateLimited,
+            format!(
+                "Rate limit reached for {whose}: {} {}. Try again in {secs}s.",
+                self.limit,
+                self.kind.what()
+            ),
+        )
+        .with_header("retry-after", secs.to_string())
+    }
+}
+
+/// Where a client stands against its tightest limit of one kind, for rate-limit headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meter {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Until the oldest counted amount leaves the window.
+    pub reset: Duration,
+}
+
+impl Meter {
+    /// The one of two with less left.
+    fn tighter(a: Option<Meter>, b: Meter) -> Option<Meter> {
+        Some(match a {
+            Some(a) if a.remaining <= b.remaining => a,
+            _ => b,
+        })
+    }
+}
+
+/// What a client is shown of its limits: requests (per minute) and tokens (per minute).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quota {
+    pub requests: Option<Meter>,
+    pub tokens: Option<Meter>,
+}
+
+/// What one scope took for a request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TakenScope {
+    pub id: Arc<str>,
+    pub rpm_bucket: Option<u64>,
+    pub rpd_bucket: Option<u64>,
+    pub tpm_bucket: Option<u64>,
+    /// Tokens reserved.
+    pub tokens: u64,
+    pub lease: bool,
+}
+
+/// What a request took, across its scopes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Taken {
+    pub scopes: Vec<TakenScope>,
+}
+
+/// The limit store.
+#[derive(Debug, Clone)]
+enum Backend {
+    Local(Arc<Local>),
+}
+
+/// Admission for one config version.
+#[derive(Debug)]
+pub struct Limiter {
+    backend: Backend,
+    groups: std::collections::HashMap<String, Limits>,
+    /// Tokens reserved for the answer: `min(max_tokens, this)`, or this when none is given.
+    pub output_reserve: u64,
+}
+
+/// Admission to a scope set, held until the request ends.
+#[derive(Debug)]
+pub struct Permit {
+    backend: Backend,
+    taken: Taken,
+    lease_open: bool,
+    settled: bool,
+}
+
+impl Permit {
+    fn none(backend: &Backend) -> Self {
+        Permit {
+            backend: backend.clone(),
+            taken: Taken::default(),
+            lease_open: false,
+            settled: true,
+        }
+    }
+
+    /// Ends the concurrency lease now: the client has its last byte.
+    pub fn end_lease(&mut self) {
+        if !std::mem::replace(&mut self.lease_open, false) {
+            return;
+        }
+        match &self.backend {
+            Backend::Local(l) => l.end_lease(&self.taken),
+        }
+    }
+
+    /// Settles the token reservation to what the provider reported (input and output);
+    /// without a report the reservation stands.
+    pub fn settle(&mut self, used_tokens: Option<u64>) {
+        self.end_lease();
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        if let Some(used) = used_tokens {
+            match &self.backend {
+                Backend::Local(l) => l.settle(&self.taken, used),
+            }
+        }
+    }
+
+    /// Gives back everything: the request was turned away after all.
+    pub fn refund(&mut self) {
+        self.end_lease();
+        if std::mem::replace(&mut self.settled, true) {
+            return;
+        }
+        match &self.backend {
+            Backend::Local(l) => l.refund(&self.taken),
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.end_lease();
+    }
+}
+
+impl Limiter {
+    pub fn new(config: &Config) -> Self {
+        Limiter {
+            backend: Backend::Local(Arc::new(Local::default())),
+            groups: config
+                .groups
+                .iter()
+                .map(|(name, g)| (name.clone(), g.limits))
+                .collect(),
+            output_reserve: config.admission.output_reserve,
+        }
+    }
+
+    /// The client scopes of a key: its own limits and its group's.
+    pub fn client_scopes(&self, key: &str, limits: Limits, group: Option<&str>) -> Vec<Scope> {
+        let mut scopes = vec![Scope::new(ScopeKind::Key, key, limits)];
+        if let Some((name, limits)) = group.and_then(|g| self.groups.get_key_value(g)) {
+            scopes.push(Scope::new(ScopeKind::Group, name, *limits));
+        }
+        scopes.retain(Scope::limited);
+        scopes
+    }
+
+    /// Whether any of `scopes` limits tokens (so the request's tokens must be estimated).
+    pub fn counts_tokens(scopes: &[Scope]) -> bool {
+        scopes.iter().any(|s| s.limits.tpm.is_some())
+    }
+
+    /// Admits a request to every scope in `scopes` at once, reserving `tokens`.
+    pub async fn admit(&self, scopes: &[Scope], tokens: u64) -> Result<(Permit, Quota), Rejection> {
+        if scopes.is_empty() {
+            return Ok((Permit::none(&self.backend), Quota::default()));
+        }
+        let (taken, quota) = match &self.backend {
+            Backend::Local(l) => l.admit(scopes, tokens)?,
+        };
+        let lease_open = taken.scopes.iter().any(|t| t.lease);
+        Ok((
+            Permit {
+                backend: self.backend.clone(),
+                taken,
+                lease_open,
+                settled: false,
+            },
+            quota,
+        ))
+    }
+
+    /// Requests holding a lease in `scope` now.
+    pub async fn in_flight(&self, kind: ScopeKind, name: &str) -> u64 {
+        let id = Scope::new(kind, name, Limits::default()).id;
+        match &self.backend {
+            Backend::Local(l) => l.inflight(&id),
+        }
+    }
+
+    /// Admits an attempt to `provider`, if it has limits.
+    pub async fn admit_provider(
+        &self,
+        provider: &Provider,
+        tokens: u64,
+    ) -> Result<Option<Permit>, Rejection> {
+        let scope = Scope::new(ScopeKind::Provider, &provider.name, provider.limits);
+        if !scope.limited() {
+            return Ok(None);
+        }
+        let (permit, _) = self.admit(std::slice::from_ref(&scope), tokens).await?;
+        Ok(Some(permit))
+    }
+}
+
+/// The provider side of admission during one request's attempts: a provider whose own limit is
+/// full is skipped for the next candidate.
+pub struct ProviderGate<'a> {
+    limiter: Option<&'a Limiter>,
+    tokens: u64,
+    /// The permit of the last provider let through, if it has limits.
+    pub held: Option<Permit>,
+    /// The providers that were full, and until when.
+    pub full: Vec<Rejection>,
+}
+
+impl<'a> ProviderGate<'a> {
+    pub fn new(limiter: &'a Limiter, tokens: u64) -> Self {
+        ProviderGate {
+            limiter: Some(limiter),
+            tokens,
+            held: None,
+            full: Vec::new(),
+        }
+    }
+
+    /// A gate that lets every provider through (operations that are not limited).
+    pub fn open() -> Self {
+        ProviderGate {
+            limiter: None,
+            tokens: 0,
+            held: None,
+            full: Vec::new(),
+        }
+    }
+
+    /// Whether `provider` may be tried now; its permit, if any, replaces the last one's, whose
+    /// lease ends (that attempt is over).
+    pub async fn pass(&mut self, provider: &Provider) -> bool {
+        let Some(limiter) = self.limiter else {
+            return true;
+        };
+        self.held = None;
+        match limiter.admit_provider(provider, self.tokens).await {
+            Ok(permit) => {
+                self.held = permit;
+                true
+            }
+            Err(r) => {
+                self.full.push(r);
+                false
+            }
+        }
+    }
+
+    /// The 429 for a request whose every candidate was full.
+    pub fn rejection(&self) -> Option<GatewayError> {
+        self.full
+            .iter()
+            .min_by_key(|r| r.retry_after)
+            .cloned()
+            .map(Rejection::into_error)
+    }
+}
