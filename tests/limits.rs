@@ -11,10 +11,8 @@ use common::http::{chat, request_bytes, send, Conn};
 use common::*;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpSocket;
-use tokio::sync::Semaphore;
 
 /// A gateway in front of `m` whose one key has `limits` (and `extra` key fields), with `more`
 /// config appended.
@@ -24,16 +22,6 @@ async fn gateway(m: &MockProvider, limits: &str, more: &str) -> TestGateway {
         provider(m.name(), &m.base_url(), "[gpt-4o-mini]", ""),
     );
     TestGateway::start(&yaml).await
-}
-
-/// Streams the mock holds open after their first content event, until `hold` is released.
-fn held_streams(m: &MockProvider) -> Arc<Semaphore> {
-    let hold = Arc::new(Semaphore::new(0));
-    m.set_default(Behavior {
-        hold_after_first: Some(hold.clone()),
-        ..Behavior::default()
-    });
-    hold
 }
 
 fn header(r: &common::http::Response, name: &str) -> Option<String> {

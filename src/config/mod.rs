@@ -7,7 +7,9 @@ mod env;
 mod schema;
 mod validate;
 
-pub use schema::{Admission, Limits, Media, Routing, Server, State, StateBackend, Timeouts};
+pub use schema::{
+    Admission, Limits, Media, OnRedisError, Routing, Server, State, StateBackend, Timeouts,
+};
 
 use crate::dialect::codec::Quirks;
 use crate::dialect::Dialect;

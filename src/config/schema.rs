@@ -162,12 +162,47 @@ pub enum StateBackend {
     Redis,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// What admission does while Redis cannot be reached.
+#[derive(Debug, Default, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRedisError {
+    /// Each replica enforces the limits on its own requests.
+    #[default]
+    FailOpen,
+    /// Requests are refused with 503.
+    FailClosed,
+}
+
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct State {
     pub backend: StateBackend,
     pub redis_url: Option<String>,
+    /// The hash tag every key carries (`{tollgate}:k:name:rpm`): one Redis for several
+    /// deployments needs one each.
+    pub redis_prefix: String,
+    /// Longest wait for Redis on a request's path.
+    #[serde(with = "humantime_serde")]
+    pub redis_timeout: Duration,
+    /// How long a request's concurrency lease outlives a replica that stopped renewing it.
+    #[serde(with = "humantime_serde")]
+    pub redis_lease_ttl: Duration,
+    pub on_redis_error: OnRedisError,
     pub usage_log: Option<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            backend: StateBackend::default(),
+            redis_url: None,
+            redis_prefix: "tollgate".into(),
+            redis_timeout: Duration::from_millis(250),
+            redis_lease_ttl: Duration::from_secs(30),
+            on_redis_error: OnRedisError::default(),
+            usage_log: None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

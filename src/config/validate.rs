@@ -90,9 +90,32 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
         return fail("routing.max_attempts", "expected at least 1");
     }
     if raw.state.backend == StateBackend::Redis {
+        let Some(url) = &raw.state.redis_url else {
+            return fail(
+                "state.redis_url",
+                "expected a redis:// URL for the redis backend",
+            );
+        };
+        if redis::Client::open(url.as_str()).is_err() {
+            return fail(
+                "state.redis_url",
+                "expected a URL like redis://127.0.0.1:6379/0",
+            );
+        }
+    }
+    if raw.state.redis_prefix.is_empty() || raw.state.redis_prefix.contains(['{', '}']) {
         return fail(
-            "state.backend",
-            "expected `local`: the redis backend is not implemented in this version",
+            "state.redis_prefix",
+            "expected a non-empty name without braces",
+        );
+    }
+    if raw.state.redis_lease_ttl < std::time::Duration::from_secs(1) {
+        return fail("state.redis_lease_ttl", "expected at least 1s");
+    }
+    if raw.state.redis_timeout.is_zero() {
+        return fail(
+            "state.redis_timeout",
+            "expected a duration above zero, like 250ms",
         );
     }
 

@@ -21,7 +21,7 @@ use crate::dialect::passthrough::Passthrough;
 use crate::dialect::stream::StreamTranslator;
 use crate::dialect::Dialect;
 use crate::error::{clip, GatewayError};
-use crate::limits::{estimate, rate_limit_headers, Limiter, Permit, ProviderGate, Rejection};
+use crate::limits::{estimate, rate_limit_headers, Limiter, Permit, ProviderGate, Refusal};
 use crate::upstream::{Outgoing, Prepared, Reply};
 use bytes::Bytes;
 use pingora::proxy::Session;
@@ -175,7 +175,7 @@ pub async fn handle(
         .limits
         .admit(&scopes, tokens)
         .await
-        .map_err(Rejection::into_error)?;
+        .map_err(Refusal::into_error)?;
     ctx.permits.push(permit);
     ctx.quota = quota;
 

@@ -129,7 +129,13 @@ impl Local {
             }
             taken.push(t);
         }
-        Ok((Taken { scopes: taken }, quota))
+        Ok((
+            Taken {
+                scopes: taken,
+                lease: None,
+            },
+            quota,
+        ))
     }
 
     /// Frees the concurrency leases of `taken`.

@@ -10,13 +10,15 @@ pub mod estimate;
 mod guard;
 mod headers;
 mod local;
+mod redis;
 mod window;
 
 pub use guard::AuthGuard;
 pub use headers::rate_limit_headers;
 use local::Local;
+use redis::{RedisStore, Unavailable};
 
-use crate::config::{Config, Limits, Provider};
+use crate::config::{Config, Limits, OnRedisError, Provider, StateBackend};
 use crate::dialect::errors::ErrorKind;
 use crate::error::GatewayError;
 use std::sync::Arc;
@@ -168,18 +170,44 @@ pub(crate) struct TakenScope {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Taken {
     pub scopes: Vec<TakenScope>,
+    /// The lease's name in a shared store.
+    pub lease: Option<String>,
 }
 
-/// The limit store.
+/// The limit store a permit came from.
 #[derive(Debug, Clone)]
 enum Backend {
     Local(Arc<Local>),
+    Redis(Arc<RedisStore>),
+}
+
+/// Why a request was not admitted.
+#[derive(Debug)]
+pub enum Refusal {
+    Limit(Rejection),
+    /// The shared store is unreachable and the config says to fail closed.
+    Unavailable,
+}
+
+impl Refusal {
+    pub fn into_error(self) -> GatewayError {
+        match self {
+            Refusal::Limit(r) => r.into_error(),
+            Refusal::Unavailable => GatewayError::new(
+                ErrorKind::NoProvider,
+                "Rate limits cannot be checked right now; try again shortly.",
+            )
+            .with_header("retry-after", "1"),
+        }
+    }
 }
 
 /// Admission for one config version.
 #[derive(Debug)]
 pub struct Limiter {
-    backend: Backend,
+    local: Arc<Local>,
+    redis: Option<Arc<RedisStore>>,
+    on_redis_error: OnRedisError,
     groups: std::collections::HashMap<String, Limits>,
     /// Tokens reserved for the answer: `min(max_tokens, this)`, or this when none is given.
     pub output_reserve: u64,
@@ -195,12 +223,22 @@ pub struct Permit {
 }
 
 impl Permit {
-    fn none(backend: &Backend) -> Self {
+    fn none(local: &Arc<Local>) -> Self {
         Permit {
-            backend: backend.clone(),
+            backend: Backend::Local(local.clone()),
             taken: Taken::default(),
             lease_open: false,
             settled: true,
+        }
+    }
+
+    /// Hands a change to a shared store to a task of its own: the request does not wait for
+    /// it, and Drop cannot wait at all. Without a runtime (nothing to run it) the lease
+    /// expires by itself.
+    fn in_redis(&self, store: &Arc<RedisStore>, end_lease: bool, changes: Vec<(i64, i64)>) {
+        let (store, taken) = (store.clone(), self.taken.clone());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { store.settle(&taken, end_lease, &changes).await });
         }
     }
 
@@ -211,31 +249,68 @@ impl Permit {
         }
         match &self.backend {
             Backend::Local(l) => l.end_lease(&self.taken),
+            Backend::Redis(r) => self.in_redis(r, true, Vec::new()),
         }
     }
 
     /// Settles the token reservation to what the provider reported (input and output);
     /// without a report the reservation stands.
     pub fn settle(&mut self, used_tokens: Option<u64>) {
-        self.end_lease();
-        if std::mem::replace(&mut self.settled, true) {
-            return;
-        }
-        if let Some(used) = used_tokens {
-            match &self.backend {
-                Backend::Local(l) => l.settle(&self.taken, used),
+        let lease = std::mem::replace(&mut self.lease_open, false);
+        let settle = !std::mem::replace(&mut self.settled, true);
+        let used = used_tokens.filter(|_| settle);
+        match &self.backend {
+            Backend::Local(l) => {
+                if lease {
+                    l.end_lease(&self.taken);
+                }
+                if let Some(used) = used {
+                    l.settle(&self.taken, used);
+                }
+            }
+            Backend::Redis(r) => {
+                let changes: Vec<(i64, i64)> = match used {
+                    Some(used) => self
+                        .taken
+                        .scopes
+                        .iter()
+                        .map(|t| (0, used as i64 - t.tokens as i64))
+                        .collect(),
+                    None => Vec::new(),
+                };
+                if lease || !changes.is_empty() {
+                    self.in_redis(r, lease, changes);
+                }
             }
         }
     }
 
     /// Gives back everything: the request was turned away after all.
     pub fn refund(&mut self) {
-        self.end_lease();
+        let lease = std::mem::replace(&mut self.lease_open, false);
         if std::mem::replace(&mut self.settled, true) {
+            if lease {
+                self.lease_open = true;
+                self.end_lease();
+            }
             return;
         }
         match &self.backend {
-            Backend::Local(l) => l.refund(&self.taken),
+            Backend::Local(l) => {
+                if lease {
+                    l.end_lease(&self.taken);
+                }
+                l.refund(&self.taken);
+            }
+            Backend::Redis(r) => {
+                let changes = self
+                    .taken
+                    .scopes
+                    .iter()
+                    .map(|t| (-1, -(t.tokens as i64)))
+                    .collect();
+                self.in_redis(r, lease, changes);
+            }
         }
     }
 }
@@ -248,8 +323,25 @@ impl Drop for Permit {
 
 impl Limiter {
     pub fn new(config: &Config) -> Self {
+        let redis = match (&config.state.backend, &config.state.redis_url) {
+            (StateBackend::Redis, Some(url)) => {
+                let st = &config.state;
+                match RedisStore::new(url, &st.redis_prefix, st.redis_timeout, st.redis_lease_ttl) {
+                    Ok(store) => Some(Arc::new(store)),
+                    // The URL was checked with the config; should it fail here after all, the
+                    // limits still hold, in process.
+                    Err(e) => {
+                        tracing::error!(error = %e, "state.redis_url unusable: limits are kept in process");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         Limiter {
-            backend: Backend::Local(Arc::new(Local::default())),
+            local: Arc::new(Local::default()),
+            redis,
+            on_redis_error: config.state.on_redis_error,
             groups: config
                 .groups
                 .iter()
@@ -275,17 +367,31 @@ impl Limiter {
     }
 
     /// Admits a request to every scope in `scopes` at once, reserving `tokens`.
-    pub async fn admit(&self, scopes: &[Scope], tokens: u64) -> Result<(Permit, Quota), Rejection> {
+    ///
+    /// With Redis, one script call does it; when Redis cannot be reached the config decides:
+    /// the limits of this process alone (`fail_open`) or a refusal (`fail_closed`).
+    pub async fn admit(&self, scopes: &[Scope], tokens: u64) -> Result<(Permit, Quota), Refusal> {
         if scopes.is_empty() {
-            return Ok((Permit::none(&self.backend), Quota::default()));
+            return Ok((Permit::none(&self.local), Quota::default()));
         }
-        let (taken, quota) = match &self.backend {
-            Backend::Local(l) => l.admit(scopes, tokens)?,
+        let (backend, (taken, quota)) = match &self.redis {
+            Some(r) => match r.admit(scopes, tokens).await {
+                Ok(result) => (Backend::Redis(r.clone()), result.map_err(Refusal::Limit)?),
+                Err(Unavailable) if self.on_redis_error == OnRedisError::FailOpen => (
+                    Backend::Local(self.local.clone()),
+                    self.local.admit(scopes, tokens).map_err(Refusal::Limit)?,
+                ),
+                Err(Unavailable) => return Err(Refusal::Unavailable),
+            },
+            None => (
+                Backend::Local(self.local.clone()),
+                self.local.admit(scopes, tokens).map_err(Refusal::Limit)?,
+            ),
         };
         let lease_open = taken.scopes.iter().any(|t| t.lease);
         Ok((
             Permit {
-                backend: self.backend.clone(),
+                backend,
                 taken,
                 lease_open,
                 settled: false,
@@ -294,12 +400,21 @@ impl Limiter {
         ))
     }
 
+    /// Redis outages seen so far (0 without Redis).
+    pub fn redis_outages(&self) -> u64 {
+        self.redis
+            .as_ref()
+            .map_or(0, |r| r.outages.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// Requests holding a lease in `scope` now.
     pub async fn in_flight(&self, kind: ScopeKind, name: &str) -> u64 {
         let id = Scope::new(kind, name, Limits::default()).id;
-        match &self.backend {
-            Backend::Local(l) => l.inflight(&id),
-        }
+        let shared = match &self.redis {
+            Some(r) => r.in_flight(&id).await.unwrap_or(0),
+            None => 0,
+        };
+        shared + self.local.inflight(&id)
     }
 
     /// Admits an attempt to `provider`, if it has limits.
@@ -307,7 +422,7 @@ impl Limiter {
         &self,
         provider: &Provider,
         tokens: u64,
-    ) -> Result<Option<Permit>, Rejection> {
+    ) -> Result<Option<Permit>, Refusal> {
         let scope = Scope::new(ScopeKind::Provider, &provider.name, provider.limits);
         if !scope.limited() {
             return Ok(None);
@@ -326,6 +441,8 @@ pub struct ProviderGate<'a> {
     pub held: Option<Permit>,
     /// The providers that were full, and until when.
     pub full: Vec<Rejection>,
+    /// A provider's limits could not be checked (shared store down, failing closed).
+    pub unavailable: bool,
 }
 
 impl<'a> ProviderGate<'a> {
@@ -335,6 +452,7 @@ impl<'a> ProviderGate<'a> {
             tokens,
             held: None,
             full: Vec::new(),
+            unavailable: false,
         }
     }
 
@@ -345,6 +463,7 @@ impl<'a> ProviderGate<'a> {
             tokens: 0,
             held: None,
             full: Vec::new(),
+            unavailable: false,
         }
     }
 
@@ -360,8 +479,12 @@ impl<'a> ProviderGate<'a> {
                 self.held = permit;
                 true
             }
-            Err(r) => {
+            Err(Refusal::Limit(r)) => {
                 self.full.push(r);
+                false
+            }
+            Err(Refusal::Unavailable) => {
+                self.unavailable = true;
                 false
             }
         }
@@ -369,10 +492,11 @@ impl<'a> ProviderGate<'a> {
 
     /// The 429 for a request whose every candidate was full.
     pub fn rejection(&self) -> Option<GatewayError> {
-        self.full
-            .iter()
-            .min_by_key(|r| r.retry_after)
-            .cloned()
-            .map(Rejection::into_error)
+        let full = self.full.iter().min_by_key(|r| r.retry_after).cloned();
+        match full {
+            Some(r) => Some(r.into_error()),
+            None if self.unavailable => Some(Refusal::Unavailable.into_error()),
+            None => None,
+        }
     }
 }

@@ -79,6 +79,9 @@ impl Window {
     /// How long from `now_ms` until `need` more fits under `limit`, in milliseconds: 0 when
     /// it fits now, otherwise when enough of the oldest buckets have left the window.
     pub fn wait(&self, now_ms: u64, need: u64, limit: u64) -> u64 {
+        if self.used(now_ms).saturating_add(need) <= limit {
+            return 0;
+        }
         let now = self.bucket(now_ms);
         let mut live: Vec<Slot> = self
             .slots

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod redis;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
@@ -59,6 +60,17 @@ pub async fn gateway_for(m: &MockProvider, extra: &str) -> TestGateway {
         keys()
     );
     TestGateway::start(&yaml).await
+}
+
+/// Makes `m` hold every stream open after its first content event, until the returned
+/// semaphore is given permits.
+pub fn held_streams(m: &MockProvider) -> std::sync::Arc<tokio::sync::Semaphore> {
+    let hold = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    m.set_default(Behavior {
+        hold_after_first: Some(hold.clone()),
+        ..Behavior::default()
+    });
+    hold
 }
 
 /// A one-turn chat request for `model`.
