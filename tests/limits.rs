@@ -52,6 +52,14 @@ async fn requests_per_minute_admit_exactly_the_limit_under_concurrency() {
                 );
                 let wait: u64 = header(&r, "retry-after").unwrap().parse().unwrap();
                 assert!((1..=61).contains(&wait), "retry-after {wait}");
+                assert_eq!(
+                    header(&r, "x-ratelimit-limit-requests").as_deref(),
+                    Some("50")
+                );
+                assert_eq!(
+                    header(&r, "x-ratelimit-remaining-requests").as_deref(),
+                    Some("0")
+                );
             }
             s => panic!("status {s}: {}", r.text()),
         }
@@ -300,6 +308,10 @@ async fn an_anthropic_client_is_told_its_limits_the_anthropic_way() {
     assert_eq!(v["type"], "error");
     assert_eq!(v["error"]["type"], "rate_limit_error");
     assert!(header(&r, "retry-after").is_some());
+    assert_eq!(
+        header(&r, "anthropic-ratelimit-requests-remaining").as_deref(),
+        Some("0")
+    );
 }
 
 /// A request from `from` (a loopback address other than 127.0.0.1 is another client).

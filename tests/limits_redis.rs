@@ -49,11 +49,11 @@ async fn two_replicas_share_concurrency_and_tokens_and_leases_come_back() {
     let redis = RedisServer::start().await;
     let m = mock("a").await;
     let hold = held_streams(&m);
-    let limits = "concurrency: 4, tpm: 100000";
+    let limits = "concurrency: 100, tpm: 10000000";
     let one = replica(&m, &redis, limits, "").await;
     let two = replica(&m, &redis, limits, "").await;
     let mut open = Vec::new();
-    for i in 0..10 {
+    for i in 0..110 {
         let gw = if i % 2 == 0 { &one } else { &two };
         let conn = open_stream(gw, &streaming("gpt-4o-mini")).await;
         if conn.status == 200 {
@@ -62,12 +62,12 @@ async fn two_replicas_share_concurrency_and_tokens_and_leases_come_back() {
             assert_eq!(conn.status, 429);
         }
     }
-    assert_eq!(open.len(), 4, "four at once across both replicas");
-    // Every client goes away: the leases come back on both.
+    assert_eq!(open.len(), 100, "a hundred at once across both replicas");
+    // A cancellation storm: every client goes away mid-stream, and every lease comes back.
     drop(open);
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut again = Vec::new();
-    while again.len() < 4 {
+    while again.len() < 100 {
         let gw = if again.len() % 2 == 0 { &two } else { &one };
         let conn = open_stream(gw, &streaming("gpt-4o-mini")).await;
         if conn.status == 200 {
@@ -126,6 +126,7 @@ async fn two_replicas_share_concurrency_and_tokens_and_leases_come_back() {
         let r = chat(two.addr, KEY, &small).await;
         let left: Option<u64> = r
             .header("x-ratelimit-remaining-tokens")
+            .filter(|_| r.status == 200)
             .and_then(|v| v.parse().ok());
         // A probe admitted reserves too, and is settled like the others once it is logged; one
         // refused (the streams' reservations not settled yet) takes nothing.

@@ -156,28 +156,7 @@ pub async fn handle(
     } else {
         (Request::default(), candidates)
     };
-    // Admission, before any provider is contacted: the key's and its group's limits, all at
-    // once. The permit lives in the context, so it is released on every exit path.
-    let scopes = shared
-        .limits
-        .client_scopes(&key.name, key.limits, key.group.as_deref());
-    let tokens =
-        if Limiter::counts_tokens(&scopes) || candidates.iter().any(|p| p.limits.tpm.is_some()) {
-            estimate::reservation(
-                &body,
-                client.max_output_tokens(&body),
-                shared.limits.output_reserve,
-            )
-        } else {
-            0
-        };
-    let (permit, quota) = shared
-        .limits
-        .admit(&scopes, tokens)
-        .await
-        .map_err(Refusal::into_error)?;
-    ctx.permits.push(permit);
-    ctx.quota = quota;
+    let tokens = admit(shared, ctx, key, client, &body, &candidates).await?;
 
     // Images and files by URL, for providers that take only bytes.
     let prepared = if converts {
@@ -311,6 +290,43 @@ pub async fn handle(
             .map_err(|_| Failure::ClientGone)
         }
     }
+}
+
+/// Admission, before any provider is contacted: the key's and its group's limits, all at once.
+/// The permit lives in the context, so it is released on every exit path. Returns the tokens
+/// reserved, which each provider's own limits reserve too.
+async fn admit(
+    shared: &Shared,
+    ctx: &mut RequestCtx,
+    key: &ApiKey,
+    client: &dyn Codec,
+    body: &Bytes,
+    candidates: &[std::sync::Arc<Provider>],
+) -> Result<u64, GatewayError> {
+    let limits = &shared.limits;
+    let scopes = limits.client_scopes(&key.name, key.limits, key.group.as_deref());
+    let counted =
+        Limiter::counts_tokens(&scopes) || candidates.iter().any(|p| p.limits.tpm.is_some());
+    let tokens = if counted {
+        estimate::reservation(body, client.max_output_tokens(body), limits.output_reserve)
+    } else {
+        0
+    };
+    let (permit, quota) = limits.admit(&scopes, tokens).await.map_err(|refusal| {
+        let quota = match &refusal {
+            Refusal::Limit(r) => r.quota(),
+            Refusal::Unavailable => Default::default(),
+        };
+        let headers = rate_limit_headers(client.rate_limit_headers(), &quota, SystemTime::now());
+        headers
+            .into_iter()
+            .fold(refusal.into_error(), |e, (name, value)| {
+                e.with_header(name, value)
+            })
+    })?;
+    ctx.permits.push(permit);
+    ctx.quota = quota;
+    Ok(tokens)
 }
 
 /// What turns the provider's stream into the client's: a relay of the provider's own bytes

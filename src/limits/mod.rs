@@ -108,6 +108,28 @@ pub struct Rejection {
 }
 
 impl Rejection {
+    /// Where the client stands on what refused it, for its rate-limit headers: nothing left
+    /// until `retry_after`. A provider's limits are not the client's to see.
+    pub fn quota(&self) -> Quota {
+        let meter = Meter {
+            limit: self.limit,
+            remaining: 0,
+            reset: self.retry_after,
+        };
+        match (self.scope, self.kind) {
+            (ScopeKind::Provider, _) => Quota::default(),
+            (_, Kind::Rpm) => Quota {
+                requests: Some(meter),
+                tokens: None,
+            },
+            (_, Kind::Tpm) => Quota {
+                requests: None,
+                tokens: Some(meter),
+            },
+            _ => Quota::default(),
+        }
+    }
+
     /// The 429 a client gets, with `retry-after` in whole seconds (at least 1).
     pub fn into_error(self) -> GatewayError {
         let secs = self.retry_after.as_millis().div_ceil(1000).max(1);
