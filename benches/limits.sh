@@ -10,6 +10,7 @@
 #   benches/limits.sh [DURATION] [CONNECTIONS]      (defaults: 10s, 32)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/wrk.sh
 duration=${1:-10s}
 conns=${2:-32}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
@@ -57,12 +58,7 @@ LUA
 for c in 1 "$conns"; do
   for target in "off 18180" "local 18181" "redis 18182"; do
     set -- $target
-    threads=$(( c < 2 ? 1 : 2 ))
-    out=$(wrk -t"$threads" -c"$c" -d"$duration" --latency -s "$work/post.lua" "http://127.0.0.1:$2/v1/chat/completions")
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-    errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)
-    printf 'conns=%-3s limits=%-6s %10s req/s   p50 %8s   p99 %8s   %s\n' "$c" "$1" "$rps" "$p50" "$p99" "$errors"
+    printf 'conns=%-3s limits=%-6s %s\n' "$c" "$1" \
+      "$(wrk_line "$c" "$duration" "$work/post.lua" "http://127.0.0.1:$2/v1/chat/completions")"
   done
 done

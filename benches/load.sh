@@ -9,6 +9,7 @@
 # share the cores, so compare the two rows of a case, not the numbers across machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/wrk.sh
 duration=${1:-10s}
 conns=${2:-32}
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
@@ -43,13 +44,8 @@ LUA
   for c in 1 "$conns"; do
   for target in "mock http://127.0.0.1:$mock_port" "tollgate http://127.0.0.1:$gw_port"; do
     set -- $target
-    threads=$(( c < 2 ? 1 : 2 ))
-    out=$(wrk -t"$threads" -c"$c" -d"$duration" --latency -s "$work/post.lua" "$2/v1/chat/completions")
-    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-    p50=$(awk '$1=="50%" {print $2}' <<<"$out")
-    p99=$(awk '$1=="99%" {print $2}' <<<"$out")
-    errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)
-    printf 'stream=%-5s conns=%-3s %-8s %10s req/s   p50 %8s   p99 %8s   %s\n' "$stream" "$c" "$1" "$rps" "$p50" "$p99" "$errors"
+    printf 'stream=%-5s conns=%-3s %-8s %s\n' "$stream" "$c" "$1" \
+      "$(wrk_line "$c" "$duration" "$work/post.lua" "$2/v1/chat/completions")"
   done
   done
 done

@@ -59,12 +59,8 @@ impl RequestCtx {
         }
     }
 
-    /// The client has its last byte: nothing of this request is in flight any more.
-    pub fn end_leases(&mut self) {
-        self.permits.iter_mut().for_each(Permit::end_lease);
-    }
-
-    /// Settles every token reservation to the usage the provider reported.
+    /// Settles every token reservation to the usage the provider reported, and ends the
+    /// leases: once the client has its last byte, or when the request is logged.
     pub fn settle(&mut self) {
         let used = self.usage.map(|u| u.input_total + u.output_total);
         for p in &mut self.permits {

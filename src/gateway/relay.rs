@@ -102,8 +102,9 @@ pub async fn stream(
                     let sent = send(session, last.freeze(), true).await;
                     ctx.usage = translator.usage();
                     // The client has its last byte: the request no longer counts as in flight,
-                    // however long the provider takes to close its body.
-                    ctx.end_leases();
+                    // however long the provider takes to close its body, and its usage is
+                    // known (one call to a shared store does both).
+                    ctx.settle();
                     exchange.finish(connector).await;
                     return sent;
                 }

@@ -4,15 +4,18 @@
 -- KEYS: four per scope, as admit.lua has them.
 -- ARGV: the lease's name ('' when the leases have ended already), then per scope: rpm bucket
 --       and change, rpd bucket and change, tpm bucket and change (change 0: nothing).
--- A bucket that has left its window (its field is gone) is left alone.
+-- A bucket that has left its window (its field is gone) is left alone; the window's sum `s`
+-- follows every change (admit.lua says how a window is kept).
 
 local lease = ARGV[1]
 local function adjust(key, field, delta)
-  if delta ~= 0 and redis.call('HEXISTS', key, field) == 1 then
-    if redis.call('HINCRBY', key, field, delta) < 0 then
-      redis.call('HSET', key, field, 0)
-    end
+  if delta == 0 or redis.call('HEXISTS', key, field) == 0 then return end
+  local v = redis.call('HINCRBY', key, field, delta)
+  if v < 0 then
+    redis.call('HSET', key, field, 0)
+    delta = delta - v
   end
+  if redis.call('HINCRBY', key, 's', delta) < 0 then redis.call('HSET', key, 's', 0) end
 end
 
 for i = 1, #KEYS / 4 do
