@@ -5,7 +5,7 @@
 //! (pure codecs, one per dialect, and the internal representation between them), [`redact`]
 //! (secrets out of provider bytes and logs), [`budget`] (memory for bodies), [`listener`]
 //! (connection cap, header and write deadlines, below Pingora's HTTP code), [`limits`]
-//! (admission: rates, leases, token reservations), [`config`].
+//! (admission: rates, leases, token reservations), [`metrics`] (Prometheus), [`config`].
 
 pub mod admin;
 pub mod auth;
@@ -18,6 +18,7 @@ pub mod inflight;
 pub mod limits;
 pub mod listener;
 pub mod logging;
+pub mod metrics;
 pub mod redact;
 pub mod routing;
 pub mod server;

@@ -36,7 +36,8 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     crate::logging::mask_with(redactor.clone());
     let inflight = Inflight::default();
     let config = Arc::new(config);
-    let shared = Arc::new(Shared::new(config.clone(), Arc::new(redactor))?);
+    let shared =
+        Arc::new(Shared::new(config.clone(), Arc::new(redactor)).map_err(|e| e.to_string())?);
 
     let conn_rules = ConnRules {
         max_header_bytes: config.server.max_header_bytes,
@@ -57,7 +58,7 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 
     if let Some(addr) = config.admin_listen {
         let app = Guarded::new(
-            Admin::new(inflight.clone(), config.listen[0]),
+            Admin::new(inflight.clone(), shared.clone(), config.listen[0]),
             config.server.max_connections,
             conn_rules,
         );

@@ -1,5 +1,6 @@
-//! The admin listener: `/healthz` and `/readyz` (and, later, `/metrics` and the admin API).
+//! The admin listener: `/healthz`, `/readyz` and `/metrics` (and, later, the admin API).
 
+use crate::gateway::Shared;
 use crate::inflight::Inflight;
 use async_trait::async_trait;
 use http::Response;
@@ -7,19 +8,22 @@ use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Admin {
     inflight: Inflight,
+    shared: Arc<Shared>,
     /// The client listener, probed until it first accepts a connection.
     api: SocketAddr,
     api_up: AtomicBool,
 }
 
 impl Admin {
-    pub fn new(inflight: Inflight, api: SocketAddr) -> Self {
+    pub fn new(inflight: Inflight, shared: Arc<Shared>, api: SocketAddr) -> Self {
         Admin {
             inflight,
+            shared,
             api,
             api_up: AtomicBool::new(false),
         }
@@ -73,6 +77,18 @@ impl ServeHttp for Admin {
             "/readyz" if self.inflight.is_draining() => text(503, "draining"),
             "/readyz" if !self.api_accepts().await => text(503, "starting"),
             "/readyz" => text(200, "ready"),
+            "/metrics" => {
+                let body = self
+                    .shared
+                    .metrics
+                    .render(self.inflight.count(), self.shared.limits.redis_outages());
+                Response::builder()
+                    .status(200)
+                    .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                    .header("content-length", body.len())
+                    .body(body)
+                    .unwrap_or_default()
+            }
             _ => text(404, "not found"),
         }
     }

@@ -228,6 +228,9 @@ pub async fn handle(
         }
     };
     ctx.permits.extend(gate.held.take());
+    gate.full
+        .iter()
+        .for_each(|r| shared.metrics.rate_limited(r));
     let reply = match reply {
         Ok(reply) => reply,
         Err(e) => {
@@ -314,7 +317,10 @@ async fn admit(
     };
     let (permit, quota) = limits.admit(&scopes, tokens).await.map_err(|refusal| {
         let quota = match &refusal {
-            Refusal::Limit(r) => r.quota(),
+            Refusal::Limit(r) => {
+                shared.metrics.rate_limited(r);
+                r.quota()
+            }
             Refusal::Unavailable => Default::default(),
         };
         let headers = rate_limit_headers(client.rate_limit_headers(), &quota, SystemTime::now());

@@ -24,6 +24,7 @@ use crate::dialect::errors::ErrorKind;
 use crate::error::{clip, GatewayError, Retry};
 use crate::inflight::Inflight;
 use crate::limits::{AuthGuard, Limiter};
+use crate::metrics::{Finished, Metrics};
 use crate::redact::Redactor;
 use crate::routing::Router;
 use crate::upstream::{BodyRules, MediaFetcher, Upstream};
@@ -46,12 +47,16 @@ pub struct Shared {
     pub limits: Limiter,
     /// Failed authentications per client address.
     pub auth_guard: AuthGuard,
+    pub metrics: Metrics,
     /// Request and answer bodies held in memory, across all requests.
     pub budget: MemoryBudget,
 }
 
 impl Shared {
-    pub fn new(config: Arc<Config>, redactor: Arc<Redactor>) -> Result<Self, globset::Error> {
+    pub fn new(
+        config: Arc<Config>,
+        redactor: Arc<Redactor>,
+    ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let budget = MemoryBudget::new(config.server.max_buffered_bytes);
         let rules = BodyRules {
             redactor,
@@ -69,6 +74,7 @@ impl Shared {
             media: Arc::new(MediaFetcher::new(config.media.clone(), budget.clone())),
             limits: Limiter::new(&config),
             auth_guard: AuthGuard::new(config.admission.auth_failures_per_minute),
+            metrics: Metrics::new(&config)?,
             budget,
             config,
         })
@@ -222,6 +228,16 @@ impl ProxyHttp for Gateway {
         crate::listener::request_done();
         ctx.settle();
         let status = session.response_written().map_or(0, |h| h.status.as_u16());
+        self.shared.metrics.finished(&Finished {
+            dialect: ctx.dialect.name(),
+            route: ctx.route.map_or("-", Route::label),
+            model: ctx.model.as_deref(),
+            provider: ctx.provider.as_deref(),
+            status,
+            seconds: ctx.started.elapsed().as_secs_f64(),
+            attempts: ctx.attempts,
+            usage: ctx.usage,
+        });
         let usage = ctx.usage.unwrap_or_default();
         let req = session.req_header();
         tracing::info!(

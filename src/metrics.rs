@@ -1,0 +1,189 @@
+//! Every Prometheus metric tollgate exports, in one registry, served as text at `/metrics` on
+//! the admin listener.
+//!
+//! Label values come from the config or from closed sets, never from raw client input: a
+//! model is named only when the config names it exactly (in a provider's `models` or
+//! `model_map`), any other is `other`, so a client cannot grow the series without bound.
+
+use crate::config::Config;
+use crate::dialect::usage::Usage;
+use crate::limits::{Kind, Rejection};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+use std::collections::HashSet;
+
+/// Seconds: from a fast cached answer to a long stream.
+const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+
+/// One finished request, as the access log sees it.
+pub struct Finished<'a> {
+    pub dialect: &'static str,
+    pub route: &'static str,
+    pub model: Option<&'a str>,
+    pub provider: Option<&'a str>,
+    pub status: u16,
+    pub seconds: f64,
+    pub attempts: u32,
+    pub usage: Option<Usage>,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    known_models: HashSet<String>,
+    requests: IntCounterVec,
+    duration: HistogramVec,
+    tokens: IntCounterVec,
+    attempts: IntCounterVec,
+    rate_limited: IntCounterVec,
+    in_flight: IntGauge,
+    redis_outages: IntCounter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    pub fn new(config: &Config) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("tollgate_requests_total", "Requests answered, by outcome."),
+            &["dialect", "route", "model", "provider", "status"],
+        )?;
+        let duration = HistogramVec::new(
+            HistogramOpts::new(
+                "tollgate_request_duration_seconds",
+                "From a request's arrival to its last byte.",
+            )
+            .buckets(DURATION_BUCKETS.to_vec()),
+            &["dialect", "route"],
+        )?;
+        let tokens = IntCounterVec::new(
+            Opts::new(
+                "tollgate_tokens_total",
+                "Tokens the providers reported: input (cache reads and writes included), cache_read, cache_write, output (reasoning included), reasoning.",
+            ),
+            &["kind", "model", "provider"],
+        )?;
+        let attempts = IntCounterVec::new(
+            Opts::new(
+                "tollgate_upstream_attempts_total",
+                "Attempts to reach a provider, retries and failovers included, by the provider that answered last.",
+            ),
+            &["provider"],
+        )?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "tollgate_rate_limited_total",
+                "Requests (or, for providers, attempts) turned away by a limit.",
+            ),
+            &["scope", "limit"],
+        )?;
+        let in_flight = IntGauge::new(
+            "tollgate_requests_in_flight",
+            "Requests being served right now.",
+        )?;
+        let redis_outages = IntCounter::new(
+            "tollgate_redis_outages_total",
+            "Times the shared limit store became unreachable.",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(duration.clone()))?;
+        registry.register(Box::new(tokens.clone()))?;
+        registry.register(Box::new(attempts.clone()))?;
+        registry.register(Box::new(rate_limited.clone()))?;
+        registry.register(Box::new(in_flight.clone()))?;
+        registry.register(Box::new(redis_outages.clone()))?;
+        let is_glob = |m: &str| m.contains(['*', '?', '[', '{']);
+        let known_models = config
+            .providers
+            .iter()
+            .flat_map(|p| p.models.iter().chain(p.model_map.keys()))
+            .filter(|m| !is_glob(m))
+            .cloned()
+            .collect();
+        Ok(Metrics {
+            registry,
+            known_models,
+            requests,
+            duration,
+            tokens,
+            attempts,
+            rate_limited,
+            in_flight,
+            redis_outages,
+        })
+    }
+
+    fn model_label<'a>(&self, model: Option<&'a str>) -> &'a str {
+        match model {
+            Some(m) if self.known_models.contains(m) => m,
+            Some(_) => "other",
+            None => "-",
+        }
+    }
+
+    pub fn finished(&self, r: &Finished<'_>) {
+        let model = self.model_label(r.model);
+        let provider = r.provider.unwrap_or("-");
+        let status = r.status.to_string();
+        self.requests
+            .with_label_values(&[r.dialect, r.route, model, provider, &status])
+            .inc();
+        self.duration
+            .with_label_values(&[r.dialect, r.route])
+            .observe(r.seconds);
+        if r.attempts > 0 {
+            self.attempts
+                .with_label_values(&[provider])
+                .inc_by(r.attempts.into());
+        }
+        if let Some(u) = r.usage {
+            for (kind, n) in [
+                ("input", u.input_total),
+                ("cache_read", u.input_cache_read),
+                ("cache_write", u.input_cache_write),
+                ("output", u.output_total),
+                ("reasoning", u.output_reasoning),
+            ] {
+                if n > 0 {
+                    self.tokens
+                        .with_label_values(&[kind, model, provider])
+                        .inc_by(n);
+                }
+            }
+        }
+    }
+
+    pub fn rate_limited(&self, r: &Rejection) {
+        let limit = match r.kind {
+            Kind::Rpm => "rpm",
+            Kind::Rpd => "rpd",
+            Kind::Concurrency => "concurrency",
+            Kind::Tpm => "tpm",
+        };
+        self.rate_limited
+            .with_label_values(&[r.scope.as_str(), limit])
+            .inc();
+    }
+
+    /// The text exposition, with the gauges read now.
+    pub fn render(&self, in_flight: usize, redis_outages: u64) -> Vec<u8> {
+        self.in_flight
+            .set(i64::try_from(in_flight).unwrap_or(i64::MAX));
+        let seen = self.redis_outages.get();
+        if redis_outages > seen {
+            self.redis_outages.inc_by(redis_outages - seen);
+        }
+        let mut out = Vec::new();
+        // Encoding into memory fails only on a broken metric, which registration refused.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        out
+    }
+}
