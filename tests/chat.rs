@@ -543,11 +543,51 @@ async fn a_client_that_leaves_mid_stream_releases_its_request() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The provider's stream was read to its end, sending nothing on, for the usage it reports
+    // there: all 400 words it generated, not the few the client saw.
+    let log = gw.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("client disconnected mid-stream"))
+        .unwrap();
+    assert!(line.contains("input_tokens=3 output_tokens=400"), "{line}");
     // Nothing is left in flight: a graceful stop exits at once instead of waiting out the grace period.
     gw.signal("TERM");
     let started = std::time::Instant::now();
     assert_eq!(gw.wait_exit(Duration::from_secs(5)).await, Some(0));
     assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn with_no_reading_after_a_disconnect_the_provider_is_hung_up_on_at_once() {
+    let m = mock("alpha").await;
+    let hold = Arc::new(Semaphore::new(0));
+    m.push(Behavior {
+        hold_after_first: Some(hold.clone()),
+        event_delay: Duration::from_millis(20),
+        reply: Some("word ".repeat(400).trim_end().to_string()),
+        ..Behavior::default()
+    });
+    let yaml = format!(
+        "metering: {{ read_after_disconnect: 0s }}\nproviders:\n{}{}",
+        provider("alpha", &m.base_url(), "[gpt-4o-mini]", ""),
+        keys()
+    );
+    let gw = TestGateway::start(&yaml).await;
+    let mut conn = open_stream(&gw, &streaming("gpt-4o-mini")).await;
+    conn.read_until("\"content\":\"word\"").await;
+    drop(conn);
+    let log = gw.log_with("client disconnected mid-stream").await;
+    hold.add_permits(1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while m.broken_writes() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the provider kept streaming"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(log.contains("output_tokens=0"), "{log}");
 }
 
 #[tokio::test]

@@ -375,7 +375,12 @@ async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::R
         if i > 0 && !b.event_delay.is_zero() {
             tokio::time::sleep(b.event_delay).await;
         }
-        write_event(stream, &b, ev.as_bytes(), ev.len() / 2).await?;
+        if let Err(e) = write_event(stream, &b, ev.as_bytes(), ev.len() / 2).await {
+            state
+                .broken_writes
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            return Err(e);
+        }
         // The first content event is the second one, after the role chunk.
         if i == 1 && !after_first_content(stream, &b).await {
             return Ok(false);

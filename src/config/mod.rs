@@ -8,7 +8,8 @@ mod schema;
 mod validate;
 
 pub use schema::{
-    Admission, Limits, Media, OnRedisError, Routing, Server, State, StateBackend, Timeouts,
+    Admission, Limits, Media, Metering, OnRedisError, Routing, Server, State, StateBackend,
+    Timeouts,
 };
 
 use crate::dialect::codec::Quirks;
@@ -34,6 +35,7 @@ pub struct Config {
     pub pricing: BTreeMap<String, Price>,
     pub media: Media,
     pub admission: Admission,
+    pub metering: Metering,
 }
 
 /// A string that must never be printed: provider keys and client keys.

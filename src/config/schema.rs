@@ -31,6 +31,29 @@ pub struct File {
     pub media: Media,
     #[serde(default)]
     pub admission: Admission,
+    #[serde(default)]
+    pub metering: Metering,
+}
+
+/// How usage is learned when it is not simply reported at the end.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metering {
+    /// After a client leaves mid-stream, how long the provider's stream is still read (nothing
+    /// is sent on) to learn the usage it reports at its end; 0 hangs up at once.
+    #[serde(with = "humantime_serde")]
+    pub read_after_disconnect: Duration,
+    /// And how many bytes of it at most.
+    pub read_after_disconnect_bytes: usize,
+}
+
+impl Default for Metering {
+    fn default() -> Self {
+        Metering {
+            read_after_disconnect: Duration::from_secs(30),
+            read_after_disconnect_bytes: 1024 * 1024,
+        }
+    }
 }
 
 /// How admission control reserves and guards.

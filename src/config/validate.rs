@@ -207,6 +207,7 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
         pricing,
         media: raw.media,
         admission: raw.admission,
+        metering: raw.metering,
     })
 }
 

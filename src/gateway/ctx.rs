@@ -59,6 +59,11 @@ impl RequestCtx {
         }
     }
 
+    /// Ends the concurrency leases: the client is gone, whatever the provider still sends.
+    pub fn end_leases(&mut self) {
+        self.permits.iter_mut().for_each(Permit::end_lease);
+    }
+
     /// Settles every token reservation to the usage the provider reported, and ends the
     /// leases: once the client has its last byte, or when the request is logged.
     pub fn settle(&mut self) {

@@ -287,7 +287,7 @@ pub async fn handle(
                 translator.as_mut(),
                 content_type,
                 &limit_headers,
-                shared.upstream.connector(),
+                shared,
             )
             .await
             .map_err(|_| Failure::ClientGone)

@@ -1,13 +1,15 @@
 //! Relaying a provider's event stream to the client, event by event, as it arrives.
 
 use super::ctx::RequestCtx;
+use super::Shared;
 use crate::dialect::errors::ErrorKind;
 use crate::dialect::stream::{StreamEnd, StreamTranslator};
 use crate::upstream::Exchange;
 use bytes::{Bytes, BytesMut};
-use pingora::connectors::http::Connector;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// The client went away; nothing more can be written.
 #[derive(Debug)]
@@ -74,8 +76,9 @@ pub async fn stream(
     translator: &mut dyn StreamTranslator,
     content_type: &str,
     extra: &[(&'static str, String)],
-    connector: &Connector,
+    shared: &Shared,
 ) -> Result<(), ClientGone> {
+    let connector = shared.upstream.connector();
     let header = stream_header(session, exchange.status, content_type, extra).map_err(|_| GONE)?;
     session
         .write_response_header(Box::new(header), false)
@@ -139,6 +142,21 @@ pub async fn stream(
             } else {
                 "client disconnected mid-stream".into()
             });
+            // The client's leases end with it. The provider bills what it generates whoever
+            // reads it: read on, sending nothing, to learn the usage its stream ends with.
+            ctx.end_leases();
+            let m = &shared.config.metering;
+            if read_on(
+                &mut exchange,
+                translator,
+                m.read_after_disconnect,
+                m.read_after_disconnect_bytes,
+            )
+            .await
+            {
+                ctx.usage = translator.usage();
+                exchange.finish(connector).await;
+            }
             Err(gone)
         }
         Ok(Some((kind, message))) => {
@@ -147,5 +165,37 @@ pub async fn stream(
             send(session, tail, true).await
         }
         Ok(None) => Ok(()),
+    }
+}
+
+/// Reads the rest of a stream whose client has gone, into `translator` alone, for at most
+/// `time` and `bytes`; whether it reached its terminal event (otherwise the connection is
+/// dropped, which hangs up on the provider).
+async fn read_on(
+    exchange: &mut Exchange,
+    translator: &mut dyn StreamTranslator,
+    time: Duration,
+    bytes: usize,
+) -> bool {
+    if time.is_zero() || bytes == 0 || translator.is_complete() {
+        return translator.is_complete();
+    }
+    let deadline = Instant::now() + time;
+    let mut read = 0;
+    loop {
+        let until = exchange.idle_deadline().min(deadline);
+        let Ok(Some(chunk)) = exchange.next_lines(until).await else {
+            return false;
+        };
+        read += chunk.len();
+        if translator.push(chunk).is_err() {
+            return false;
+        }
+        if translator.is_complete() {
+            return true;
+        }
+        if read > bytes {
+            return false;
+        }
     }
 }
