@@ -18,6 +18,7 @@ pub mod inflight;
 pub mod limits;
 pub mod listener;
 pub mod logging;
+pub mod metering;
 pub mod metrics;
 pub mod redact;
 pub mod routing;

@@ -29,6 +29,8 @@ pub struct Finished<'a> {
     pub seconds: f64,
     pub attempts: u32,
     pub usage: Option<Usage>,
+    /// What it cost, when its model has a price.
+    pub cost_micro_usd: Option<i64>,
 }
 
 pub struct Metrics {
@@ -39,6 +41,7 @@ pub struct Metrics {
     tokens: IntCounterVec,
     attempts: IntCounterVec,
     rate_limited: IntCounterVec,
+    cost: IntCounterVec,
     in_flight: IntGauge,
     redis_outages: IntCounter,
 }
@@ -85,6 +88,13 @@ impl Metrics {
             ),
             &["scope", "limit"],
         )?;
+        let cost = IntCounterVec::new(
+            Opts::new(
+                "tollgate_cost_micro_usd_total",
+                "What requests cost at the configured prices, in millionths of a USD.",
+            ),
+            &["model", "provider"],
+        )?;
         let in_flight = IntGauge::new(
             "tollgate_requests_in_flight",
             "Requests being served right now.",
@@ -98,6 +108,7 @@ impl Metrics {
         registry.register(Box::new(tokens.clone()))?;
         registry.register(Box::new(attempts.clone()))?;
         registry.register(Box::new(rate_limited.clone()))?;
+        registry.register(Box::new(cost.clone()))?;
         registry.register(Box::new(in_flight.clone()))?;
         registry.register(Box::new(redis_outages.clone()))?;
         let is_glob = |m: &str| m.contains(['*', '?', '[', '{']);
@@ -116,6 +127,7 @@ impl Metrics {
             tokens,
             attempts,
             rate_limited,
+            cost,
             in_flight,
             redis_outages,
         })
@@ -143,6 +155,9 @@ impl Metrics {
             self.attempts
                 .with_label_values(&[provider])
                 .inc_by(r.attempts.into());
+        }
+        if let Some(c) = r.cost_micro_usd.and_then(|c| u64::try_from(c).ok()) {
+            self.cost.with_label_values(&[model, provider]).inc_by(c);
         }
         if let Some(u) = r.usage {
             for (kind, n) in [

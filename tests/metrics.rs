@@ -39,7 +39,7 @@ async fn scrape_until(gw: &TestGateway, lines: &[&str]) -> String {
 async fn requests_tokens_and_refusals_are_counted_with_labels_from_the_config() {
     let m = mock("alpha").await;
     let yaml = format!(
-        "providers:\n{}keys:\n  - {{ key: {KEY}, name: tester, limits: {{ rpm: 3 }} }}\n",
+        "providers:\n{}keys:\n  - {{ key: {KEY}, name: tester, group: team, limits: {{ rpm: 3 }} }}\ngroups:\n  team: {{ price_multiplier: 2 }}\npricing:\n  gpt-4o-mini: {{ input: 2.50, output: 10.00 }}\n",
         provider("alpha", &m.base_url(), "[gpt-4o-mini, \"gpt-5*\"]", ""),
     );
     let gw = TestGateway::start(&yaml).await;
@@ -73,6 +73,8 @@ async fn requests_tokens_and_refusals_are_counted_with_labels_from_the_config() 
             r#"tollgate_tokens_total{kind="output",model="gpt-4o-mini",provider="alpha"} 6"#,
             r#"tollgate_tokens_total{kind="input",model="other",provider="alpha"} 3"#,
             r#"tollgate_upstream_attempts_total{provider="alpha"} 3"#,
+            // 3 × $2.50 + 3 × $10.00 per million tokens, × 2 for the group: 75 µUSD each.
+            r#"tollgate_cost_micro_usd_total{model="gpt-4o-mini",provider="alpha"} 150"#,
             r#"tollgate_rate_limited_total{limit="rpm",scope="key"} 1"#,
             r#"tollgate_request_duration_seconds_count{dialect="openai",route="generate"} 5"#,
             "tollgate_redis_outages_total 0",
@@ -80,6 +82,7 @@ async fn requests_tokens_and_refusals_are_counted_with_labels_from_the_config() 
     )
     .await;
     assert!(!text.contains("attacker"), "{text}");
+    assert!(gw.log().contains("cost_micro_usd=75"), "{}", gw.log());
     assert!(text.contains("# TYPE tollgate_request_duration_seconds histogram"));
     assert!(text.contains("tollgate_requests_in_flight "));
 }

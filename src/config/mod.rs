@@ -136,15 +136,20 @@ pub struct KeySpec {
 #[derive(Debug)]
 pub struct Group {
     pub limits: Limits,
-    pub price_multiplier: f64,
+    /// The group's price multiplier in millionths (1.25 → 1,250,000): money stays integer.
+    pub price_multiplier_ppm: u64,
 }
 
-/// Prices in micro-USD per million tokens.
+/// Prices in micro-USD per million tokens (and, for `per_request`, micro-USD per request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Price {
     pub input: i64,
     pub output: i64,
+    /// For input tokens read from the provider's cache; `input` when not given.
     pub cached_input: Option<i64>,
+    /// For input tokens written to the provider's cache; `input` when not given.
+    pub cache_write: Option<i64>,
+    pub per_request: Option<i64>,
 }
 
 /// A configuration that cannot be used, with where and why.

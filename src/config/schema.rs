@@ -341,4 +341,9 @@ pub struct Price {
     pub output: f64,
     #[serde(default)]
     pub cached_input: Option<f64>,
+    #[serde(default)]
+    pub cache_write: Option<f64>,
+    /// USD per request, on top of the tokens.
+    #[serde(default)]
+    pub per_request: Option<f64>,
 }

@@ -137,17 +137,17 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
         .into_iter()
         .map(|(name, g)| {
             limits(&format!("groups.{name}"), &g.limits)?;
-            if !(g.price_multiplier.is_finite() && g.price_multiplier >= 0.0) {
+            if !(g.price_multiplier.is_finite() && (0.0..=1e6).contains(&g.price_multiplier)) {
                 return fail(
                     format!("groups.{name}.price_multiplier"),
-                    "expected a number >= 0",
+                    "expected a number from 0 to 1000000",
                 );
             }
             Ok((
                 name,
                 Group {
                     limits: g.limits,
-                    price_multiplier: g.price_multiplier,
+                    price_multiplier_ppm: (g.price_multiplier * 1_000_000.0).round() as u64,
                 },
             ))
         })
@@ -188,6 +188,14 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
                     cached_input: p
                         .cached_input
                         .map(|c| micro_usd(&format!("{at}.cached_input"), c))
+                        .transpose()?,
+                    cache_write: p
+                        .cache_write
+                        .map(|c| micro_usd(&format!("{at}.cache_write"), c))
+                        .transpose()?,
+                    per_request: p
+                        .per_request
+                        .map(|c| micro_usd(&format!("{at}.per_request"), c))
                         .transpose()?,
                 },
             ))

@@ -17,6 +17,7 @@ pub struct RequestCtx {
     pub route: Option<Route>,
     /// The key's configured name (never the secret).
     pub key_name: Option<String>,
+    pub key_group: Option<String>,
     pub model: Option<String>,
     pub stream: bool,
     /// The provider that answered, or whose error was the last.
@@ -45,6 +46,7 @@ impl RequestCtx {
             dialect: Dialect::OpenAiChat,
             route: None,
             key_name: None,
+            key_group: None,
             model: None,
             stream: false,
             provider: None,

@@ -24,6 +24,7 @@ use crate::dialect::errors::ErrorKind;
 use crate::error::{clip, GatewayError, Retry};
 use crate::inflight::Inflight;
 use crate::limits::{AuthGuard, Limiter};
+use crate::metering::PriceBook;
 use crate::metrics::{Finished, Metrics};
 use crate::redact::Redactor;
 use crate::routing::Router;
@@ -48,6 +49,7 @@ pub struct Shared {
     /// Failed authentications per client address.
     pub auth_guard: AuthGuard,
     pub metrics: Metrics,
+    pub prices: PriceBook,
     /// Request and answer bodies held in memory, across all requests.
     pub budget: MemoryBudget,
 }
@@ -75,6 +77,7 @@ impl Shared {
             limits: Limiter::new(&config),
             auth_guard: AuthGuard::new(config.admission.auth_failures_per_minute),
             metrics: Metrics::new(&config)?,
+            prices: PriceBook::new(&config),
             budget,
             config,
         })
@@ -158,6 +161,7 @@ impl Gateway {
             ))
         })?;
         ctx.key_name = Some(key.name.clone());
+        ctx.key_group.clone_from(&key.group);
 
         match matched.route {
             Route::Generate => generate::handle(&self.shared, session, ctx, &key, &matched).await,
@@ -228,6 +232,14 @@ impl ProxyHttp for Gateway {
         crate::listener::request_done();
         ctx.settle();
         let status = session.response_written().map_or(0, |h| h.status.as_u16());
+        let cost = match (ctx.model.as_deref(), &ctx.usage) {
+            (Some(model), Some(usage)) => {
+                self.shared
+                    .prices
+                    .cost(model, ctx.key_group.as_deref(), usage)
+            }
+            _ => None,
+        };
         self.shared.metrics.finished(&Finished {
             dialect: ctx.dialect.name(),
             route: ctx.route.map_or("-", Route::label),
@@ -237,6 +249,7 @@ impl ProxyHttp for Gateway {
             seconds: ctx.started.elapsed().as_secs_f64(),
             attempts: ctx.attempts,
             usage: ctx.usage,
+            cost_micro_usd: cost,
         });
         let usage = ctx.usage.unwrap_or_default();
         let req = session.req_header();
@@ -254,6 +267,7 @@ impl ProxyHttp for Gateway {
             retry = ctx.retry.map_or("-", Retry::as_str),
             input_tokens = usage.input_total,
             output_tokens = usage.output_total,
+            cost_micro_usd = cost.unwrap_or(0),
             ms = ctx.started.elapsed().as_millis() as u64,
             failure = &*clip(ctx.failure.as_deref().unwrap_or("")),
         );
