@@ -72,6 +72,7 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
         Drain {
             inflight,
             grace: config.server.grace_period,
+            shared: shared.clone(),
         },
     ));
 
@@ -83,6 +84,18 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
 struct Drain {
     inflight: Inflight,
     grace: Duration,
+    shared: Arc<Shared>,
+}
+
+impl Drain {
+    /// What must be on disk before the process goes: the usage ledger.
+    fn persist(&self) {
+        if let Some(ledger) = &self.shared.ledger {
+            if !ledger.sync(Duration::from_secs(5)) {
+                tracing::error!("the usage ledger could not be synced before exit");
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -105,9 +118,12 @@ impl BackgroundService for Drain {
             };
             if idle_polls >= 2 {
                 tracing::info!("drained, exiting");
+                self.persist();
                 std::process::exit(0);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // The grace period is over and requests are still running; what was recorded is kept.
+        self.persist();
     }
 }

@@ -231,9 +231,6 @@ impl Config {
         if self.keys.iter().any(|k| k.budget_micro_usd.is_some()) {
             out.push("budget_usd");
         }
-        if self.state.usage_log.is_some() {
-            out.push("state.usage_log");
-        }
         out
     }
 }

@@ -45,6 +45,9 @@ pub struct Metering {
     pub read_after_disconnect: Duration,
     /// And how many bytes of it at most.
     pub read_after_disconnect_bytes: usize,
+    /// How often the usage ledger is fsynced: what a crash can lose at most.
+    #[serde(with = "humantime_serde")]
+    pub ledger_fsync: Duration,
 }
 
 impl Default for Metering {
@@ -52,6 +55,7 @@ impl Default for Metering {
         Metering {
             read_after_disconnect: Duration::from_secs(30),
             read_after_disconnect_bytes: 1024 * 1024,
+            ledger_fsync: Duration::from_secs(1),
         }
     }
 }

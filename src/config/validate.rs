@@ -112,6 +112,12 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
     if raw.state.redis_lease_ttl < std::time::Duration::from_secs(1) {
         return fail("state.redis_lease_ttl", "expected at least 1s");
     }
+    if raw.metering.ledger_fsync.is_zero() {
+        return fail(
+            "metering.ledger_fsync",
+            "expected a duration above zero, like 1s",
+        );
+    }
     if raw.state.redis_timeout.is_zero() {
         return fail(
             "state.redis_timeout",

@@ -12,6 +12,10 @@ use std::time::Instant;
 #[derive(Debug)]
 pub struct RequestCtx {
     pub started: Instant,
+    /// Names the request in the usage ledger.
+    pub id: String,
+    /// The request got as far as admission: it has a ledger record.
+    pub admission: bool,
     /// The dialect the client speaks: every error it gets is rendered in it.
     pub dialect: Dialect,
     pub route: Option<Route>,
@@ -43,6 +47,8 @@ impl RequestCtx {
     pub fn new(inflight: InflightGuard) -> Self {
         RequestCtx {
             started: Instant::now(),
+            id: format!("{:032x}", fastrand::u128(..)),
+            admission: false,
             dialect: Dialect::OpenAiChat,
             route: None,
             key_name: None,

@@ -306,6 +306,7 @@ async fn admit(
     body: &Bytes,
     candidates: &[std::sync::Arc<Provider>],
 ) -> Result<u64, GatewayError> {
+    ctx.admission = true;
     let limits = &shared.limits;
     let scopes = limits.client_scopes(&key.name, key.limits, key.group.as_deref());
     let counted =

@@ -24,6 +24,7 @@ use crate::dialect::errors::ErrorKind;
 use crate::error::{clip, GatewayError, Retry};
 use crate::inflight::Inflight;
 use crate::limits::{AuthGuard, Limiter};
+use crate::metering::ledger::{Ledger, Record, Tokens};
 use crate::metering::PriceBook;
 use crate::metrics::{Finished, Metrics};
 use crate::redact::Redactor;
@@ -50,6 +51,8 @@ pub struct Shared {
     pub auth_guard: AuthGuard,
     pub metrics: Metrics,
     pub prices: PriceBook,
+    /// The usage ledger, when `state.usage_log` names one.
+    pub ledger: Option<Ledger>,
     /// Request and answer bodies held in memory, across all requests.
     pub budget: MemoryBudget,
 }
@@ -78,6 +81,13 @@ impl Shared {
             auth_guard: AuthGuard::new(config.admission.auth_failures_per_minute),
             metrics: Metrics::new(&config)?,
             prices: PriceBook::new(&config),
+            ledger: match &config.state.usage_log {
+                Some(path) => Some(
+                    Ledger::open(std::path::Path::new(path), config.metering.ledger_fsync)
+                        .map_err(|e| format!("cannot open state.usage_log `{path}`: {e}"))?,
+                ),
+                None => None,
+            },
             budget,
             config,
         })
@@ -251,6 +261,9 @@ impl ProxyHttp for Gateway {
             usage: ctx.usage,
             cost_micro_usd: cost,
         });
+        if let (Some(ledger), true) = (&self.shared.ledger, ctx.admission) {
+            ledger.append(record(ctx, status, cost));
+        }
         let usage = ctx.usage.unwrap_or_default();
         let req = session.req_header();
         tracing::info!(
@@ -271,5 +284,41 @@ impl ProxyHttp for Gateway {
             ms = ctx.started.elapsed().as_millis() as u64,
             failure = &*clip(ctx.failure.as_deref().unwrap_or("")),
         );
+    }
+}
+
+/// Why a request ended, as the ledger says it.
+fn end_reason(ctx: &RequestCtx, status: u16) -> &'static str {
+    match (&ctx.failure, status) {
+        (Some(f), _) if f.starts_with("client") => "client_disconnected",
+        (_, 429) => "rate_limited",
+        (None, 200..=299) => "completed",
+        _ => "error",
+    }
+}
+
+/// The ledger's record of a request.
+fn record(ctx: &RequestCtx, status: u16, cost: Option<i64>) -> Record {
+    Record {
+        ts: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        request_id: ctx.id.clone(),
+        key: ctx.key_name.clone().unwrap_or_default(),
+        group: ctx.key_group.clone(),
+        dialect: ctx.dialect.name(),
+        model: ctx.model.clone(),
+        provider: ctx.provider.clone(),
+        stream: ctx.stream,
+        status,
+        end: end_reason(ctx, status),
+        usage: ctx.usage.map(|u| Tokens {
+            input: u.input_total,
+            cache_read: u.input_cache_read,
+            cache_write: u.input_cache_write,
+            output: u.output_total,
+            reasoning: u.output_reasoning,
+        }),
+        cost_micro_usd: cost,
+        ms: ctx.started.elapsed().as_millis() as u64,
+        attempts: ctx.attempts,
     }
 }

@@ -1,6 +1,8 @@
 //! What a request costs, from the provider's own usage numbers and the config's prices, in
 //! integer micro-USD (1 USD = 1,000,000): no floating point touches money.
 
+pub mod ledger;
+
 use crate::config::{Config, Price};
 use crate::dialect::usage::Usage;
 use std::collections::{BTreeMap, HashMap};
