@@ -305,7 +305,8 @@ fn record(ctx: &RequestCtx, status: u16, cost: Option<i64>) -> Record {
         key: ctx.key_name.clone().unwrap_or_default(),
         group: ctx.key_group.clone(),
         dialect: ctx.dialect.name(),
-        model: ctx.model.clone(),
+        // The client's to choose, so bounded like everything it says that is written down.
+        model: ctx.model.as_deref().map(|m| clip(m).into_owned()),
         provider: ctx.provider.clone(),
         stream: ctx.stream,
         status,
