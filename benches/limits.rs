@@ -23,7 +23,7 @@ fn admission(c: &mut Criterion) {
     let config = Config::parse(Path::new("bench.yaml"), CONFIG, &|_| None).expect("config");
     let limiter = Limiter::new(&config);
     let key = &config.keys[0];
-    let scopes = limiter.client_scopes(&key.name, key.limits, key.group.as_deref());
+    let scopes = limiter.client_scopes(&key.name);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");

@@ -71,7 +71,7 @@ fn main() {
         let config = config(port);
         let limiter = Arc::new(Limiter::new(&config));
         let key = &config.keys[0];
-        let scopes = Arc::new(limiter.client_scopes(&key.name, key.limits, key.group.as_deref()));
+        let scopes = limiter.client_scopes(&key.name);
         // Warm up: connection, script load.
         for _ in 0..1000 {
             let (mut p, _) = limiter.admit(&scopes, 1200).await.expect("admitted");

@@ -1,7 +1,7 @@
 //! The key store: client keys from the config, indexed by digest.
 
 use super::digest;
-use crate::config::{Config, KeySecret, Limits};
+use crate::config::{Config, KeySecret};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +11,6 @@ use std::sync::Arc;
 pub struct ApiKey {
     pub name: String,
     pub group: Option<String>,
-    pub limits: Limits,
     pub budget_micro_usd: Option<i64>,
     models: GlobSet,
 }
@@ -47,7 +46,6 @@ impl KeyStore {
                 Arc::new(ApiKey {
                     name: spec.name.clone(),
                     group: spec.group.clone(),
-                    limits: spec.limits,
                     budget_micro_usd: spec.budget_micro_usd,
                     models: models.build()?,
                 }),

@@ -308,7 +308,7 @@ async fn admit(
 ) -> Result<u64, GatewayError> {
     ctx.admission = true;
     let limits = &shared.limits;
-    let scopes = limits.client_scopes(&key.name, key.limits, key.group.as_deref());
+    let scopes = limits.client_scopes(&key.name);
     let counted =
         Limiter::counts_tokens(&scopes) || candidates.iter().any(|p| p.limits.tpm.is_some());
     let tokens = if counted {

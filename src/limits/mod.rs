@@ -21,6 +21,7 @@ use redis::{RedisStore, Unavailable};
 use crate::config::{Config, Limits, OnRedisError, Provider, StateBackend};
 use crate::dialect::errors::ErrorKind;
 use crate::error::GatewayError;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -230,7 +231,11 @@ pub struct Limiter {
     local: Arc<Local>,
     redis: Option<Arc<RedisStore>>,
     on_redis_error: OnRedisError,
-    groups: std::collections::HashMap<String, Limits>,
+    /// Each key's limited scopes (its own, its group's), built once per config version so that
+    /// a request's admission allocates nothing to find them.
+    keys: HashMap<String, Arc<[Scope]>>,
+    /// The providers that have limits.
+    providers: HashMap<String, Scope>,
     /// Tokens reserved for the answer: `min(max_tokens, this)`, or this when none is given.
     pub output_reserve: u64,
 }
@@ -360,27 +365,42 @@ impl Limiter {
             }
             _ => None,
         };
+        let keys = config
+            .keys
+            .iter()
+            .map(|k| {
+                let group = k.group.as_ref().and_then(|g| {
+                    let limits = config.groups.get(g)?.limits;
+                    Some(Scope::new(ScopeKind::Group, g, limits))
+                });
+                let scopes: Vec<Scope> =
+                    std::iter::once(Scope::new(ScopeKind::Key, &k.name, k.limits))
+                        .chain(group)
+                        .filter(Scope::limited)
+                        .collect();
+                (k.name.clone(), scopes.into())
+            })
+            .collect();
+        let providers = config
+            .providers
+            .iter()
+            .map(|p| Scope::new(ScopeKind::Provider, &p.name, p.limits))
+            .filter(Scope::limited)
+            .map(|s| (s.name.to_string(), s))
+            .collect();
         Limiter {
             local: Arc::new(Local::default()),
             redis,
             on_redis_error: config.state.on_redis_error,
-            groups: config
-                .groups
-                .iter()
-                .map(|(name, g)| (name.clone(), g.limits))
-                .collect(),
+            keys,
+            providers,
             output_reserve: config.admission.output_reserve,
         }
     }
 
-    /// The client scopes of a key: its own limits and its group's.
-    pub fn client_scopes(&self, key: &str, limits: Limits, group: Option<&str>) -> Vec<Scope> {
-        let mut scopes = vec![Scope::new(ScopeKind::Key, key, limits)];
-        if let Some((name, limits)) = group.and_then(|g| self.groups.get_key_value(g)) {
-            scopes.push(Scope::new(ScopeKind::Group, name, *limits));
-        }
-        scopes.retain(Scope::limited);
-        scopes
+    /// The limited client scopes of the key named `key`: its own and its group's.
+    pub fn client_scopes(&self, key: &str) -> Arc<[Scope]> {
+        self.keys.get(key).cloned().unwrap_or_else(|| Arc::new([]))
     }
 
     /// Whether any of `scopes` limits tokens (so the request's tokens must be estimated).
@@ -445,11 +465,10 @@ impl Limiter {
         provider: &Provider,
         tokens: u64,
     ) -> Result<Option<Permit>, Refusal> {
-        let scope = Scope::new(ScopeKind::Provider, &provider.name, provider.limits);
-        if !scope.limited() {
+        let Some(scope) = self.providers.get(&provider.name) else {
             return Ok(None);
-        }
-        let (permit, _) = self.admit(std::slice::from_ref(&scope), tokens).await?;
+        };
+        let (permit, _) = self.admit(std::slice::from_ref(scope), tokens).await?;
         Ok(Some(permit))
     }
 }
