@@ -111,10 +111,10 @@ pub struct MediaRef<'a, S> {
     pub image: bool,
 }
 
-impl Request {
-    /// Every image and file the conversation holds, in order.
-    pub fn media(&self) -> Vec<MediaRef<'_, &Media>> {
-        fn of<'a>(blocks: &'a [Block], out: &mut Vec<MediaRef<'a, &'a Media>>) {
+/// The walk behind [`Request::media`] and [`Request::media_mut`], over shared or mutable blocks.
+macro_rules! media_walk {
+    ($name:ident $(, $m:ident)?) => {
+        fn $name<'a>(blocks: &'a $($m)? [Block], out: &mut Vec<MediaRef<'a, &'a $($m)? Media>>) {
             for b in blocks {
                 match b {
                     Block::Image { source, extras } => out.push(MediaRef {
@@ -127,41 +127,32 @@ impl Request {
                         extras,
                         image: false,
                     }),
-                    Block::ToolResult(r) => of(&r.content, out),
+                    Block::ToolResult(r) => $name(&$($m)? r.content, out),
                     _ => {}
                 }
             }
         }
+    };
+}
+
+media_walk!(media_in);
+media_walk!(media_in_mut, mut);
+
+impl Request {
+    /// Every image and file the conversation holds, in order.
+    pub fn media(&self) -> Vec<MediaRef<'_, &Media>> {
         let mut out = Vec::new();
         for turn in &self.turns {
-            of(&turn.blocks, &mut out);
+            media_in(&turn.blocks, &mut out);
         }
         out
     }
 
     /// [`Request::media`], to change.
     pub fn media_mut(&mut self) -> Vec<MediaRef<'_, &mut Media>> {
-        fn of<'a>(blocks: &'a mut [Block], out: &mut Vec<MediaRef<'a, &'a mut Media>>) {
-            for b in blocks {
-                match b {
-                    Block::Image { source, extras } => out.push(MediaRef {
-                        source,
-                        extras,
-                        image: true,
-                    }),
-                    Block::File { source, extras, .. } => out.push(MediaRef {
-                        source,
-                        extras,
-                        image: false,
-                    }),
-                    Block::ToolResult(r) => of(&mut r.content, out),
-                    _ => {}
-                }
-            }
-        }
         let mut out = Vec::new();
         for turn in &mut self.turns {
-            of(&mut turn.blocks, &mut out);
+            media_in_mut(&mut turn.blocks, &mut out);
         }
         out
     }

@@ -118,8 +118,9 @@ impl MediaFetcher {
         }
         let mut refusing = Vec::new();
         let mut wanted: Vec<(String, bool)> = Vec::new();
+        let media = ir.media();
         for d in dialects {
-            for m in ir.media() {
+            for m in &media {
                 let Media::Url(url) = m.source else { continue };
                 if codec(d).takes_media_url(url, m.extras) {
                     continue;
