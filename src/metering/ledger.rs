@@ -10,7 +10,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Records waiting for the writer at most; a request finishing while it is full waits.
@@ -55,7 +54,7 @@ enum Msg {
 }
 
 pub struct Ledger {
-    tx: Mutex<Option<SyncSender<Msg>>>,
+    tx: SyncSender<Msg>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -75,30 +74,19 @@ impl Ledger {
         std::thread::Builder::new()
             .name("tollgate-ledger".into())
             .spawn(move || write_loop(file, rx, fsync_every))?;
-        Ok(Ledger {
-            tx: Mutex::new(Some(tx)),
-        })
-    }
-
-    fn sender(&self) -> Option<SyncSender<Msg>> {
-        self.tx.lock().ok()?.clone()
+        Ok(Ledger { tx })
     }
 
     pub fn append(&self, record: Record) {
-        if let Some(tx) = self.sender() {
-            if tx.send(Msg::Record(Box::new(record))).is_err() {
-                tracing::error!("the usage ledger's writer has stopped: a record is lost");
-            }
+        if self.tx.send(Msg::Record(Box::new(record))).is_err() {
+            tracing::error!("the usage ledger's writer has stopped: a record is lost");
         }
     }
 
     /// Waits until everything appended so far is on disk (at most `within`).
     pub fn sync(&self, within: Duration) -> bool {
-        let Some(tx) = self.sender() else {
-            return false;
-        };
         let (done, wait) = mpsc::sync_channel(1);
-        tx.send(Msg::Sync(done)).is_ok() && wait.recv_timeout(within).is_ok()
+        self.tx.send(Msg::Sync(done)).is_ok() && wait.recv_timeout(within).is_ok()
     }
 }
 
