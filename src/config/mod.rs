@@ -222,7 +222,14 @@ impl Config {
             KeySecret::Plain(s) => Some(s),
             KeySecret::Sha256(_) => None,
         });
-        providers.chain(clients).map(Secret::expose)
+        // A Redis password, should a Redis error ever quote the URL it came with.
+        let redis = self
+            .state
+            .redis_url
+            .as_deref()
+            .and_then(redis_password)
+            .filter(|p| p.len() >= 8);
+        providers.chain(clients).map(Secret::expose).chain(redis)
     }
 
     /// Features configured here that this build parses but does not enforce yet.
@@ -232,5 +239,33 @@ impl Config {
             out.push("budget_usd");
         }
         out
+    }
+}
+
+/// The password in a `redis://[user]:password@host` URL.
+fn redis_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = rest.split('/').next()?.rsplit_once('@')?.0;
+    userinfo
+        .split_once(':')
+        .map_or(Some(userinfo), |(_, p)| Some(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redis_password;
+
+    #[test]
+    fn the_redis_password_is_found_in_its_url() {
+        assert_eq!(
+            redis_password("redis://:s3cret-pw@h:6379/0"),
+            Some("s3cret-pw")
+        );
+        assert_eq!(
+            redis_password("redis://app:s3cret-pw@h/0"),
+            Some("s3cret-pw")
+        );
+        assert_eq!(redis_password("redis://s3cret-pw@h"), Some("s3cret-pw"));
+        assert_eq!(redis_password("redis://127.0.0.1:6379/0"), None);
     }
 }
