@@ -32,7 +32,7 @@ fn admission(c: &mut Criterion) {
         b.iter(|| {
             rt.block_on(async {
                 let (mut permit, quota) = limiter
-                    .admit(black_box(&scopes), black_box(1200))
+                    .admit(black_box(&scopes), black_box(1200), None)
                     .await
                     .expect("admitted");
                 black_box(quota);
@@ -44,7 +44,10 @@ fn admission(c: &mut Criterion) {
     g.bench_function("local_no_limits", |b| {
         b.iter(|| {
             rt.block_on(async {
-                let (permit, _) = limiter.admit(black_box(&[]), 0).await.expect("admitted");
+                let (permit, _) = limiter
+                    .admit(black_box(&[]), 0, None)
+                    .await
+                    .expect("admitted");
                 black_box(permit);
             })
         })

@@ -74,13 +74,13 @@ fn main() {
         let scopes = limiter.client_scopes(&key.name);
         // Warm up: connection, script load.
         for _ in 0..1000 {
-            let (mut p, _) = limiter.admit(&scopes, 1200).await.expect("admitted");
+            let (mut p, _) = limiter.admit(&scopes, 1200, None).await.expect("admitted");
             p.settle(Some(300));
         }
         let mut took = Vec::with_capacity(ROUNDS);
         for _ in 0..ROUNDS {
             let t = Instant::now();
-            let (mut p, _) = limiter.admit(&scopes, 1200).await.expect("admitted");
+            let (mut p, _) = limiter.admit(&scopes, 1200, None).await.expect("admitted");
             took.push(t.elapsed());
             p.settle(Some(300));
         }
@@ -98,7 +98,8 @@ fn main() {
                 let (limiter, scopes) = (limiter.clone(), scopes.clone());
                 tokio::spawn(async move {
                     for _ in 0..ROUNDS / 32 {
-                        let (mut p, _) = limiter.admit(&scopes, 1200).await.expect("admitted");
+                        let (mut p, _) =
+                            limiter.admit(&scopes, 1200, None).await.expect("admitted");
                         p.settle(Some(300));
                     }
                 })

@@ -46,27 +46,14 @@ fn main() -> ExitCode {
                 config.providers.len(),
                 config.keys.len()
             );
-            let unenforced = config.unenforced_features();
-            if !unenforced.is_empty() {
-                println!(
-                    "note: configured but not enforced by this version: {}",
-                    unenforced.join(", ")
-                );
-            }
             ExitCode::SUCCESS
         }
-        Command::Serve { .. } => {
-            let unenforced = config.unenforced_features();
-            if !unenforced.is_empty() {
-                tracing::warn!(?unenforced, "configured but not enforced by this version");
+        Command::Serve { .. } => match tollgate::server::run(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
             }
-            match tollgate::server::run(config) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        },
     }
 }

@@ -19,6 +19,16 @@ const DURATION_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
+/// Seconds the gateway itself spends on a request: tenths of a millisecond up.
+const OVERHEAD_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// Seconds between output tokens (OpenTelemetry GenAI's buckets).
+const PER_TOKEN_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
+];
+
 /// One finished request, as the access log sees it.
 pub struct Finished<'a> {
     pub dialect: &'static str,
@@ -26,11 +36,20 @@ pub struct Finished<'a> {
     pub model: Option<&'a str>,
     pub provider: Option<&'a str>,
     pub status: u16,
+    pub stream: bool,
     pub seconds: f64,
     pub attempts: u32,
     pub usage: Option<Usage>,
     /// What it cost, when its model has a price.
     pub cost_micro_usd: Option<i64>,
+    /// From arrival to the first bytes of the answer.
+    pub first_token_seconds: Option<f64>,
+    /// Between output tokens, after the first, for a stream.
+    pub per_output_token_seconds: Option<f64>,
+    /// Its whole time less reading the client's body and waiting on the provider.
+    pub overhead_seconds: Option<f64>,
+    /// The providers whose attempts failed, with the status of each failure.
+    pub failed: &'a [(&'a str, u16)],
 }
 
 pub struct Metrics {
@@ -44,6 +63,10 @@ pub struct Metrics {
     cost: IntCounterVec,
     in_flight: IntGauge,
     redis_outages: IntCounter,
+    first_token: HistogramVec,
+    per_output_token: HistogramVec,
+    overhead: HistogramVec,
+    upstream_errors: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -84,7 +107,7 @@ impl Metrics {
         let rate_limited = IntCounterVec::new(
             Opts::new(
                 "tollgate_rate_limited_total",
-                "Requests (or, for providers, attempts) turned away by a limit.",
+                "Requests (or, for providers, attempts) turned away by a limit, or for want of balance (limit=\"balance\").",
             ),
             &["scope", "limit"],
         )?;
@@ -103,6 +126,41 @@ impl Metrics {
             "tollgate_redis_outages_total",
             "Times the shared limit store became unreachable.",
         )?;
+        let first_token = HistogramVec::new(
+            HistogramOpts::new(
+                "tollgate_time_to_first_token_seconds",
+                "From a request's arrival to the first bytes of its answer (the whole answer when not streamed).",
+            )
+            .buckets(DURATION_BUCKETS.to_vec()),
+            &["model", "provider", "stream"],
+        )?;
+        let per_output_token = HistogramVec::new(
+            HistogramOpts::new(
+                "tollgate_time_per_output_token_seconds",
+                "For streamed answers: time after the first bytes, per output token after the first.",
+            )
+            .buckets(PER_TOKEN_BUCKETS.to_vec()),
+            &["model", "provider"],
+        )?;
+        let overhead = HistogramVec::new(
+            HistogramOpts::new(
+                "tollgate_gateway_overhead_seconds",
+                "A request's whole time less reading the client's body and waiting on the provider.",
+            )
+            .buckets(OVERHEAD_BUCKETS.to_vec()),
+            &["dialect", "route"],
+        )?;
+        let upstream_errors = IntCounterVec::new(
+            Opts::new(
+                "tollgate_upstream_errors_total",
+                "Failed attempts to get an answer from a provider, by the status they map to.",
+            ),
+            &["provider", "status"],
+        )?;
+        registry.register(Box::new(first_token.clone()))?;
+        registry.register(Box::new(per_output_token.clone()))?;
+        registry.register(Box::new(overhead.clone()))?;
+        registry.register(Box::new(upstream_errors.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
         registry.register(Box::new(tokens.clone()))?;
@@ -130,6 +188,10 @@ impl Metrics {
             cost,
             in_flight,
             redis_outages,
+            first_token,
+            per_output_token,
+            overhead,
+            upstream_errors,
         })
     }
 
@@ -151,6 +213,27 @@ impl Metrics {
         self.duration
             .with_label_values(&[r.dialect, r.route])
             .observe(r.seconds);
+        if let Some(s) = r.first_token_seconds {
+            let stream = if r.stream { "true" } else { "false" };
+            self.first_token
+                .with_label_values(&[model, provider, stream])
+                .observe(s);
+        }
+        if let Some(s) = r.per_output_token_seconds {
+            self.per_output_token
+                .with_label_values(&[model, provider])
+                .observe(s);
+        }
+        if let Some(s) = r.overhead_seconds {
+            self.overhead
+                .with_label_values(&[r.dialect, r.route])
+                .observe(s);
+        }
+        for (failed, status) in r.failed {
+            self.upstream_errors
+                .with_label_values(&[*failed, status.to_string().as_str()])
+                .inc();
+        }
         if r.attempts > 0 {
             self.attempts
                 .with_label_values(&[provider])
@@ -174,6 +257,13 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// A request turned away because its key's balance could not cover it.
+    pub fn out_of_balance(&self) {
+        self.rate_limited
+            .with_label_values(&["key", "balance"])
+            .inc();
     }
 
     pub fn rate_limited(&self, r: &Rejection) {

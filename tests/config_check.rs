@@ -86,17 +86,14 @@ fn a_missing_environment_variable_is_named() {
 }
 
 #[test]
-fn only_what_is_not_enforced_yet_is_said_so() {
-    // Limits are enforced: only the budget is named.
+fn limits_and_budgets_check_without_notes() {
+    // Everything configured is enforced: nothing is said beyond `ok`.
     let yaml = format!(
         "listen: 127.0.0.1:1\nproviders:\n{GOOD_PROVIDER}keys:\n  - {{ key: sk-check-k1, name: n, limits: {{ rpm: 5, rpd: 100, concurrency: 2, tpm: 9000 }}, budget_usd: 1.5 }}\n"
     );
     let (code, out, err, file) = check_yaml(&yaml, &[]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(
-        out,
-        format!("ok: {file} (1 providers, 1 keys)\nnote: configured but not enforced by this version: budget_usd\n")
-    );
+    assert_eq!(out, format!("ok: {file} (1 providers, 1 keys)\n"));
 }
 
 #[test]

@@ -65,10 +65,18 @@ async fn every_admitted_request_has_exactly_one_record_on_disk_after_sigterm() {
         );
         assert!(o.remove("ms").unwrap().as_u64().is_some());
         let served = status == 200;
+        for latency in ["ttft_ms", "upstream_ms"] {
+            let v = o.remove(latency).unwrap();
+            assert_eq!(v.is_u64(), served, "{latency}: {v}");
+        }
         assert_eq!(
             r,
-            json!({"key": "tester", "group": "team", "dialect": "openai", "model": "gpt-4o-mini",
+            json!({"kind": "request", "key": "tester", "group": "team", "dialect": "openai",
+                "model": "gpt-4o-mini",
                 "provider": if served { json!("alpha") } else { Value::Null },
+                "provider_dialect": if served { json!("openai") } else { Value::Null },
+                "upstream_model": if served { json!("gpt-4o-mini") } else { Value::Null },
+                "estimated": false,
                 "stream": stream, "status": status, "end": end,
                 // "say hi please" → "Hello from alpha!", as the mock reports it.
                 "usage": if served {

@@ -1,8 +1,12 @@
-//! The admin listener: `/healthz`, `/readyz` and `/metrics` (and, later, the admin API).
+//! The admin listener: `/healthz`, `/readyz`, `/metrics`, and the admin API (`api.rs`) when
+//! `admin.token` is set.
+
+mod api;
 
 use crate::gateway::Shared;
 use crate::inflight::Inflight;
 use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
 use http::Response;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
@@ -14,8 +18,9 @@ use std::time::Duration;
 pub struct Admin {
     inflight: Inflight,
     shared: Arc<Shared>,
+    api: api::Api,
     /// The client listener, probed until it first accepts a connection.
-    api: SocketAddr,
+    api_addr: SocketAddr,
     api_up: AtomicBool,
 }
 
@@ -23,8 +28,9 @@ impl Admin {
     pub fn new(inflight: Inflight, shared: Arc<Shared>, api: SocketAddr) -> Self {
         Admin {
             inflight,
+            api: api::Api::new(shared.clone()),
             shared,
-            api,
+            api_addr: api,
             api_up: AtomicBool::new(false),
         }
     }
@@ -35,7 +41,7 @@ impl Admin {
         if self.api_up.load(Ordering::Acquire) {
             return true;
         }
-        let mut addr = self.api;
+        let mut addr = self.api_addr;
         if addr.ip().is_unspecified() {
             addr.set_ip(match addr.ip() {
                 IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -64,10 +70,68 @@ fn text(status: u16, body: &str) -> Response<Vec<u8>> {
         .unwrap_or_default()
 }
 
+/// Reads an admin request's body: small, and soon.
+async fn read_body(session: &mut ServerSession) -> Option<Bytes> {
+    let mut body = BytesMut::new();
+    let read = async {
+        while let Some(chunk) = session.read_request_body().await.ok()? {
+            if body.len() + chunk.len() > api::MAX_BODY {
+                return None;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Some(())
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .ok()
+        .flatten()?;
+    Some(body.freeze())
+}
+
+impl Admin {
+    async fn admin_api(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let Some(token) = &self.shared.config.admin_token else {
+            return text(404, "not found");
+        };
+        if !api::authorized(&session.req_header().headers, token) {
+            // The connection may carry a body nobody will read.
+            session.set_keepalive(None);
+            let mut r = api::json_response(
+                401,
+                &serde_json::json!({"error": {"message": "a valid admin token is required"}}),
+            );
+            r.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        }
+        let Some(body) = read_body(session).await else {
+            session.set_keepalive(None);
+            return text(413, "request body too large or too slow");
+        };
+        crate::listener::request_done();
+        let req = session.req_header();
+        let (method, path, query) = (
+            req.method.clone(),
+            req.uri.path().to_string(),
+            req.uri.query().map(str::to_string),
+        );
+        self.api
+            .handle(&method, &path, query.as_deref(), body)
+            .await
+    }
+}
+
 #[async_trait]
 impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        // Admin requests have no body: what the connection reads next is a new header block.
+        if session.req_header().uri.path().starts_with("/admin/") {
+            return self.admin_api(session).await;
+        }
+        // Other admin requests have no body: what the connection reads next is a new header
+        // block.
         crate::listener::request_done();
         match session.req_header().uri.path() {
             // Alive as long as the process answers.

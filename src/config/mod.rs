@@ -36,6 +36,8 @@ pub struct Config {
     pub media: Media,
     pub admission: Admission,
     pub metering: Metering,
+    /// The admin API's bearer token; `None`: the admin API is off.
+    pub admin_token: Option<Secret>,
 }
 
 /// A string that must never be printed: provider keys and client keys.
@@ -229,16 +231,11 @@ impl Config {
             .as_deref()
             .and_then(redis_password)
             .filter(|p| p.len() >= 8);
-        providers.chain(clients).map(Secret::expose).chain(redis)
-    }
-
-    /// Features configured here that this build parses but does not enforce yet.
-    pub fn unenforced_features(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        if self.keys.iter().any(|k| k.budget_micro_usd.is_some()) {
-            out.push("budget_usd");
-        }
-        out
+        providers
+            .chain(clients)
+            .chain(self.admin_token.as_ref())
+            .map(Secret::expose)
+            .chain(redis)
     }
 }
 

@@ -33,6 +33,18 @@ pub struct File {
     pub admission: Admission,
     #[serde(default)]
     pub metering: Metering,
+    #[serde(default)]
+    pub admin: AdminApi,
+}
+
+/// The admin API on the admin listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminApi {
+    /// The bearer token the admin API asks for (`${ENV}` allowed); none: the API is off and
+    /// only the health endpoints and `/metrics` answer.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// How usage is learned when it is not simply reported at the end.
@@ -48,6 +60,9 @@ pub struct Metering {
     /// How often the usage ledger is fsynced: what a crash can lose at most.
     #[serde(with = "humantime_serde")]
     pub ledger_fsync: Duration,
+    /// Charge a request whose client left before the provider's first byte for its prompt
+    /// (estimated); off: such a request costs nothing.
+    pub charge_cancelled: bool,
 }
 
 impl Default for Metering {
@@ -56,6 +71,7 @@ impl Default for Metering {
             read_after_disconnect: Duration::from_secs(30),
             read_after_disconnect_bytes: 1024 * 1024,
             ledger_fsync: Duration::from_secs(1),
+            charge_cancelled: false,
         }
     }
 }
@@ -216,6 +232,8 @@ pub struct State {
     pub redis_lease_ttl: Duration,
     pub on_redis_error: OnRedisError,
     pub usage_log: Option<String>,
+    /// With Redis: about how many ledger lines its stream (`{prefix}:ledger`) keeps.
+    pub redis_stream_max: u64,
 }
 
 impl Default for State {
@@ -228,6 +246,7 @@ impl Default for State {
             redis_lease_ttl: Duration::from_secs(30),
             on_redis_error: OnRedisError::default(),
             usage_log: None,
+            redis_stream_max: 1_000_000,
         }
     }
 }

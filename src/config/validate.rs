@@ -222,6 +222,12 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
         media: raw.media,
         admission: raw.admission,
         metering: raw.metering,
+        admin_token: match raw.admin.token {
+            Some(t) if t.len() < 16 => {
+                return fail("admin.token", "expected at least 16 characters")
+            }
+            t => t.map(Secret::new),
+        },
     })
 }
 

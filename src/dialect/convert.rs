@@ -3,7 +3,7 @@
 //! runs one of these on the side only to watch the stream).
 
 use super::errors::ErrorKind;
-use super::ir::Event;
+use super::ir::{Event, Stop};
 use super::names::LongNames;
 use super::stream::{
     Ended, StreamDecoder, StreamEncoder, StreamEnd, StreamFault, StreamTranslator,
@@ -17,6 +17,7 @@ pub struct Converter {
     encoder: Box<dyn StreamEncoder>,
     events: Vec<Event>,
     usage: Option<Usage>,
+    stop: Option<Stop>,
     /// The provider's terminal event (or in-band error) has been read.
     complete: bool,
     /// What the end of a cut stream completed (an open block closed), for `fail` to send
@@ -33,6 +34,7 @@ impl Converter {
             encoder,
             events: Vec::new(),
             usage: None,
+            stop: None,
             complete: false,
             cut_tail: BytesMut::new(),
             names: LongNames::default(),
@@ -55,7 +57,11 @@ impl Converter {
             self.names.restore_event(&mut event);
             match &event {
                 Event::Usage(u) => self.usage = Some(*u),
-                Event::Stop(_) | Event::Error { .. } => self.complete = true,
+                Event::Stop(stop) => {
+                    self.stop = Some(stop.clone());
+                    self.complete = true;
+                }
+                Event::Error { .. } => self.complete = true,
                 _ => {}
             }
             self.encoder.push(&event, &mut out);
@@ -103,6 +109,10 @@ impl StreamTranslator for Converter {
 
     fn usage(&self) -> Option<Usage> {
         self.usage
+    }
+
+    fn stop(&self) -> Option<Stop> {
+        self.stop.clone()
     }
 }
 

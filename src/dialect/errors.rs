@@ -30,6 +30,8 @@ pub enum ErrorKind {
     HeaderTooLarge,
     /// A rate or concurrency limit: 429, retryable.
     RateLimited,
+    /// The key's balance is used up: 429 (Anthropic: 402), not retryable.
+    QuotaExhausted,
     /// A bug or an unexpected state inside tollgate: 500.
     Internal,
     /// The provider answered something tollgate cannot use: 502.
@@ -53,7 +55,7 @@ impl ErrorKind {
             ErrorKind::RequestTimeout => 408,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::HeaderTooLarge => 431,
-            ErrorKind::RateLimited => 429,
+            ErrorKind::RateLimited | ErrorKind::QuotaExhausted => 429,
             ErrorKind::Internal => 500,
             ErrorKind::BadUpstream => 502,
             ErrorKind::NoProvider | ErrorKind::Overloaded => 503,
@@ -76,6 +78,7 @@ impl ErrorKind {
                 ("invalid_request_error", Some("request_header_too_large"))
             }
             ErrorKind::RateLimited => ("requests", Some("rate_limit_exceeded")),
+            ErrorKind::QuotaExhausted => ("insufficient_quota", Some("insufficient_quota")),
             ErrorKind::Internal => ("server_error", None),
             ErrorKind::BadUpstream => ("server_error", Some("bad_upstream_response")),
             ErrorKind::NoProvider => ("server_error", Some("no_provider_available")),
@@ -96,6 +99,7 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge | ErrorKind::HeaderTooLarge => "request_too_large",
             ErrorKind::Overloaded => "overloaded_error",
             ErrorKind::RateLimited => "rate_limit_error",
+            ErrorKind::QuotaExhausted => "billing_error",
             ErrorKind::Internal | ErrorKind::BadUpstream | ErrorKind::NoProvider => "api_error",
             ErrorKind::UpstreamTimeout => "timeout_error",
         }
@@ -111,7 +115,7 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => ("INVALID_ARGUMENT", 405),
             ErrorKind::RequestTimeout => ("DEADLINE_EXCEEDED", 408),
             ErrorKind::HeaderTooLarge => ("INVALID_ARGUMENT", 431),
-            ErrorKind::RateLimited => ("RESOURCE_EXHAUSTED", 429),
+            ErrorKind::RateLimited | ErrorKind::QuotaExhausted => ("RESOURCE_EXHAUSTED", 429),
             ErrorKind::Internal => ("INTERNAL", 500),
             ErrorKind::BadUpstream => ("INTERNAL", 502),
             ErrorKind::NoProvider | ErrorKind::Overloaded => ("UNAVAILABLE", 503),
@@ -133,8 +137,13 @@ pub fn render(dialect: Dialect, kind: ErrorKind, message: &str) -> RenderedError
         Dialect::OpenAiChat | Dialect::OpenAiResponses => {
             (kind.status(), openai_body(kind, message))
         }
+        // Anthropic says a used-up balance with 402 (dialects.md §4).
         Dialect::AnthropicMessages => (
-            kind.status(),
+            if kind == ErrorKind::QuotaExhausted {
+                402
+            } else {
+                kind.status()
+            },
             json!({"type": "error", "error": {"type": kind.anthropic_type(), "message": message}}),
         ),
         Dialect::Gemini => {
@@ -178,6 +187,27 @@ mod tests {
             json!({"error": {"message": "The model `x` does not exist", "type": "invalid_request_error",
                    "param": null, "code": "model_not_found"}})
         );
+    }
+
+    #[test]
+    fn a_used_up_balance_in_each_dialect() {
+        let r = render(Dialect::OpenAiChat, ErrorKind::QuotaExhausted, "no money");
+        assert_eq!(r.status, 429);
+        assert_eq!(
+            body(&r),
+            json!({"error": {"message": "no money", "type": "insufficient_quota", "param": null,
+                   "code": "insufficient_quota"}})
+        );
+        let r = render(
+            Dialect::AnthropicMessages,
+            ErrorKind::QuotaExhausted,
+            "no money",
+        );
+        assert_eq!(r.status, 402);
+        assert_eq!(body(&r)["error"]["type"], "billing_error");
+        let r = render(Dialect::Gemini, ErrorKind::QuotaExhausted, "no money");
+        assert_eq!(r.status, 429);
+        assert_eq!(body(&r)["error"]["status"], "RESOURCE_EXHAUSTED");
     }
 
     #[test]

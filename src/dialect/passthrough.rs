@@ -11,6 +11,7 @@
 
 use super::convert::Converter;
 use super::errors::ErrorKind;
+use super::ir::Stop;
 use super::json::{splice, string_literal};
 use super::sse::EventSplitter;
 use super::stream::{StreamEnd, StreamFault, StreamTranslator};
@@ -88,6 +89,10 @@ impl StreamTranslator for Passthrough {
 
     fn usage(&self) -> Option<Usage> {
         self.watch.usage()
+    }
+
+    fn stop(&self) -> Option<Stop> {
+        self.watch.stop()
     }
 }
 

@@ -5,7 +5,7 @@
 //! sees. Same-dialect passthrough and cross-dialect conversion are both translators.
 
 use super::errors::ErrorKind;
-use super::ir::Event;
+use super::ir::{Event, Stop};
 use super::usage::Usage;
 use bytes::{Bytes, BytesMut};
 
@@ -44,6 +44,12 @@ pub trait StreamTranslator: Send {
 
     /// The last usage snapshot seen so far.
     fn usage(&self) -> Option<Usage>;
+
+    /// Why the model stopped, once the stream said so (a relay that reads no more of the
+    /// events than it must may know only that it ran out of tokens).
+    fn stop(&self) -> Option<Stop> {
+        None
+    }
 }
 
 /// Reads a provider's streamed body in its dialect into internal events (the provider side of

@@ -56,6 +56,7 @@ pub async fn handle(
             &same,
             outgoing,
             &mut ctx.attempts,
+            &mut ctx.failed,
             &mut ProviderGate::open(),
         )
         .await?;

@@ -1,13 +1,29 @@
 //! What the gateway remembers about one request, from its first byte to its log line.
 
 use crate::budget::Reservation;
+use crate::dialect::ir::Stop;
 use crate::dialect::usage::Usage;
 use crate::dialect::Dialect;
 use crate::error::Retry;
 use crate::gateway::route::Route;
 use crate::inflight::InflightGuard;
 use crate::limits::{Permit, Quota};
+use crate::upstream::Failed;
+use bytes::Bytes;
 use std::time::Instant;
+
+/// When a request passed the points its latencies are measured between.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Timing {
+    /// The client's body was read whole.
+    pub body_read: Option<Instant>,
+    /// The first attempt to reach a provider began.
+    pub upstream_start: Option<Instant>,
+    /// The client got the first bytes of the answer.
+    pub first_byte: Option<Instant>,
+    /// The provider's last byte was read (or the exchange was given up).
+    pub upstream_end: Option<Instant>,
+}
 
 #[derive(Debug)]
 pub struct RequestCtx {
@@ -26,10 +42,27 @@ pub struct RequestCtx {
     pub stream: bool,
     /// The provider that answered, or whose error was the last.
     pub provider: Option<String>,
+    /// The kind of the error the request was answered with.
+    pub error_kind: Option<crate::dialect::errors::ErrorKind>,
     /// The retry decision of the error the request ended with.
     pub retry: Option<Retry>,
     pub attempts: u32,
+    /// The attempts that failed.
+    pub failed: Vec<Failed>,
+    /// The provider that answered: its dialect and the model name it was sent.
+    pub provider_dialect: Option<Dialect>,
+    pub upstream_model: Option<String>,
     pub usage: Option<Usage>,
+    /// `usage` is the gateway's estimate: the provider reported none.
+    pub estimated: bool,
+    /// Why the model stopped, when the answer said so.
+    pub stop: Option<Stop>,
+    /// The request body, kept (shared, not copied) to estimate the usage of an answer whose
+    /// provider reports none.
+    pub body: Option<Bytes>,
+    /// Bytes of the answer written to the client.
+    pub sent: u64,
+    pub timing: Timing,
     /// Why the request did not end well, for the log line.
     pub failure: Option<String>,
     /// Bodies this request keeps in memory, given back to the budget when it ends.
@@ -56,9 +89,18 @@ impl RequestCtx {
             model: None,
             stream: false,
             provider: None,
+            error_kind: None,
             retry: None,
             attempts: 0,
+            failed: Vec::new(),
+            provider_dialect: None,
+            upstream_model: None,
             usage: None,
+            estimated: false,
+            stop: None,
+            body: None,
+            sent: 0,
+            timing: Timing::default(),
             failure: None,
             held: Vec::new(),
             permits: Vec::new(),

@@ -13,7 +13,7 @@ use crate::config::Provider;
 use crate::dialect::codec::{codec, Codec};
 use crate::dialect::convert::Converter;
 use crate::dialect::errors::ErrorKind;
-use crate::dialect::ir::Request;
+use crate::dialect::ir::{Request, Stop};
 use crate::dialect::json::{splice, string_literal, top_level_span};
 use crate::dialect::names::LongNames;
 use crate::dialect::openai::{self, ChatPassthrough};
@@ -21,7 +21,7 @@ use crate::dialect::passthrough::Passthrough;
 use crate::dialect::stream::StreamTranslator;
 use crate::dialect::Dialect;
 use crate::error::{clip, GatewayError};
-use crate::limits::{estimate, rate_limit_headers, Limiter, Permit, ProviderGate, Refusal};
+use crate::limits::{estimate, rate_limit_headers, Charge, Limiter, Permit, ProviderGate, Refusal};
 use crate::upstream::{Outgoing, Prepared, Reply};
 use bytes::Bytes;
 use pingora::proxy::Session;
@@ -115,8 +115,10 @@ pub(super) async fn read_request(
         budget: &shared.budget,
     };
     let (body, held) = body::read(session, &rules).await?;
+    ctx.timing.body_read = Some(std::time::Instant::now());
     // Held for the whole request: the body may be resent to another provider.
     ctx.held.push(held);
+    ctx.body = Some(body.clone());
     let probe = probe(matched, &body)?;
     ctx.model = Some(probe.model.clone());
     ctx.stream = probe.stream;
@@ -217,9 +219,14 @@ pub async fn handle(
     // A client that leaves while the provider thinks cancels the exchange, so the provider
     // stops generating (and billing) an answer nobody will read.
     let mut gate = ProviderGate::new(&shared.limits, tokens);
-    let exchange = shared
-        .upstream
-        .send(&candidates, outgoing, &mut ctx.attempts, &mut gate);
+    ctx.timing.upstream_start = Some(std::time::Instant::now());
+    let exchange = shared.upstream.send(
+        &candidates,
+        outgoing,
+        &mut ctx.attempts,
+        &mut ctx.failed,
+        &mut gate,
+    );
     let reply = tokio::select! {
         reply = exchange => reply,
         () = relay::client_gone(session) => {
@@ -252,22 +259,21 @@ pub async fn handle(
             body,
             held,
         } => {
+            ctx.timing.upstream_end = Some(std::time::Instant::now());
             ctx.held.push(held);
-            ctx.provider = Some(provider.name.clone());
-            let answer = answer(client, &provider, &probe, &ir, body, created)?;
-            ctx.usage = answer.1;
-            respond::whole(
-                session,
-                status,
-                "application/json",
-                &limit_headers,
-                answer.0,
-            )
-            .await
-            .map_err(|_| Failure::ClientGone)
+            answered_by(ctx, &provider, &probe);
+            let (body, usage, stop) = answer(client, &provider, &probe, &ir, body, created)?;
+            ctx.usage = usage;
+            ctx.stop = stop;
+            ctx.sent = body.len() as u64;
+            let sent = respond::whole(session, status, "application/json", &limit_headers, body)
+                .await
+                .map_err(|_| Failure::ClientGone);
+            ctx.timing.first_byte = Some(std::time::Instant::now());
+            sent
         }
         Reply::Streaming(exchange) => {
-            ctx.provider = Some(exchange.provider.name.clone());
+            answered_by(ctx, &exchange.provider, &probe);
             let provider = exchange.provider.clone();
             let content_type = client.stream_content_type(&matched.facts);
             let mut translator = translator(
@@ -295,9 +301,10 @@ pub async fn handle(
     }
 }
 
-/// Admission, before any provider is contacted: the key's and its group's limits, all at once.
-/// The permit lives in the context, so it is released on every exit path. Returns the tokens
-/// reserved, which each provider's own limits reserve too.
+/// Admission, before any provider is contacted: the key's and its group's limits, and the
+/// most the request can cost against its key's balance, all at once. The permit lives in the
+/// context, so it is released on every exit path. Returns the tokens reserved, which each
+/// provider's own limits reserve too.
 async fn admit(
     shared: &Shared,
     ctx: &mut RequestCtx,
@@ -311,16 +318,35 @@ async fn admit(
     let scopes = limits.client_scopes(&key.name);
     let counted =
         Limiter::counts_tokens(&scopes) || candidates.iter().any(|p| p.limits.tpm.is_some());
-    let tokens = if counted {
-        estimate::reservation(body, client.max_output_tokens(body), limits.output_reserve)
-    } else {
-        0
+    let max_output = client.max_output_tokens(body);
+    let prompt = (counted || key.budget_micro_usd.is_some()).then(|| estimate::prompt_tokens(body));
+    let tokens = match prompt {
+        Some(prompt) if counted => {
+            prompt + max_output.map_or(limits.output_reserve, |m| m.min(limits.output_reserve))
+        }
+        _ => 0,
     };
-    let (permit, quota) = limits.admit(&scopes, tokens).await.map_err(|refusal| {
+    // The balance must cover the whole answer the client allows, not the rate limits' cap.
+    let charge = key.budget_micro_usd.map(|budget| Charge {
+        account: Charge::account_of(&key.name),
+        budget,
+        reserve: shared.prices.worst_case(
+            ctx.model.as_deref().unwrap_or_default(),
+            key.group.as_deref(),
+            prompt.unwrap_or(0),
+            max_output.unwrap_or(limits.output_reserve),
+        ),
+    });
+    let admitted = limits.admit(&scopes, tokens, charge.as_ref()).await;
+    let (permit, quota) = admitted.map_err(|refusal| {
         let quota = match &refusal {
             Refusal::Limit(r) => {
                 shared.metrics.rate_limited(r);
                 r.quota()
+            }
+            Refusal::Balance(_) => {
+                shared.metrics.out_of_balance();
+                Default::default()
             }
             Refusal::Unavailable => Default::default(),
         };
@@ -379,7 +405,14 @@ fn translator(
     }
 }
 
-/// A provider's whole answer, for the client, and the usage it reported.
+/// Which provider answered, under which model name, for the ledger.
+fn answered_by(ctx: &mut RequestCtx, provider: &Provider, probe: &Probe) {
+    ctx.provider = Some(provider.name.clone());
+    ctx.provider_dialect = Some(provider.dialect);
+    ctx.upstream_model = Some(provider.upstream_model(&probe.model).to_string());
+}
+
+/// A provider's whole answer, for the client, the usage it reported, and why it stopped.
 fn answer(
     client: &dyn Codec,
     provider: &Provider,
@@ -387,7 +420,7 @@ fn answer(
     ir: &Request,
     body: Bytes,
     created: u64,
-) -> Result<(Bytes, Option<crate::dialect::usage::Usage>), GatewayError> {
+) -> Result<(Bytes, Option<crate::dialect::usage::Usage>, Option<Stop>), GatewayError> {
     let broken = || {
         GatewayError::new(
             ErrorKind::BadUpstream,
@@ -398,23 +431,24 @@ fn answer(
     if provider.dialect == client.dialect() && client.dialect() == Dialect::OpenAiChat {
         let a = openai::answer_for_client(body, renamed.then_some(probe.model.as_str()))
             .ok_or_else(broken)?;
-        return Ok((a.body, a.usage));
+        return Ok((a.body, a.usage, a.length.then_some(Stop::MaxTokens)));
     }
     let mut decoded = codec(provider.dialect)
         .decode_answer(&body)
         .ok_or_else(broken)?;
     LongNames::of(ir).restore_answer(&mut decoded);
-    let usage = decoded.usage;
+    let (usage, stop) = (decoded.usage, Some(decoded.stop.clone()));
     if provider.dialect == client.dialect() {
         // The provider's own bytes, with the client's model name put back where there is one.
         let body = match top_level_span(&body, "model") {
             Some(span) if renamed => splice(&body, span, string_literal(&probe.model).as_bytes()),
             _ => body,
         };
-        return Ok((body, usage));
+        return Ok((body, usage, stop));
     }
     Ok((
         client.encode_answer(&decoded, &probe.model, created, ir),
         usage,
+        stop,
     ))
 }

@@ -6,6 +6,7 @@
 //! access, plan, exchange, relay — and answers `Ok(true)`; `logging` closes every request.
 
 mod body;
+mod close;
 mod count;
 mod ctx;
 mod generate;
@@ -21,12 +22,12 @@ use crate::auth::{self, KeyStore};
 use crate::budget::MemoryBudget;
 use crate::config::Config;
 use crate::dialect::errors::ErrorKind;
-use crate::error::{clip, GatewayError, Retry};
+use crate::error::{clip, GatewayError};
 use crate::inflight::Inflight;
 use crate::limits::{AuthGuard, Limiter};
-use crate::metering::ledger::{Ledger, Record, Tokens};
+use crate::metering::ledger::{Entry, Ledger};
 use crate::metering::PriceBook;
-use crate::metrics::{Finished, Metrics};
+use crate::metrics::Metrics;
 use crate::redact::Redactor;
 use crate::routing::Router;
 use crate::upstream::{BodyRules, MediaFetcher, Upstream};
@@ -63,6 +64,30 @@ impl Shared {
         redactor: Arc<Redactor>,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let budget = MemoryBudget::new(config.server.max_buffered_bytes);
+        let limits = Limiter::new(&config);
+        // Balances kept in process start where the ledger left them.
+        if let Some(path) = &config.state.usage_log {
+            let (totals, skipped) = crate::metering::ledger::replay(std::path::Path::new(path))
+                .map_err(|e| format!("cannot read state.usage_log `{path}`: {e}"))?;
+            if skipped > 0 {
+                tracing::warn!(
+                    skipped,
+                    "usage ledger lines that could not be read were skipped"
+                );
+            }
+            limits.restore(
+                &totals
+                    .into_iter()
+                    .map(|(k, t)| (k, (t.spent, t.credit)))
+                    .collect(),
+            );
+        } else if config.keys.iter().any(|k| k.budget_micro_usd.is_some())
+            && config.state.backend == crate::config::StateBackend::Local
+        {
+            tracing::warn!(
+                "keys have budget_usd but state.usage_log is not set: balances start over at every restart"
+            );
+        }
         let rules = BodyRules {
             redactor,
             max_line: config.server.max_event_bytes,
@@ -77,7 +102,7 @@ impl Shared {
                 budget.clone(),
             ),
             media: Arc::new(MediaFetcher::new(config.media.clone(), budget.clone())),
-            limits: Limiter::new(&config),
+            limits,
             auth_guard: AuthGuard::new(config.admission.auth_failures_per_minute),
             metrics: Metrics::new(&config)?,
             prices: PriceBook::new(&config),
@@ -91,6 +116,23 @@ impl Shared {
             budget,
             config,
         })
+    }
+}
+
+impl Shared {
+    /// Writes a ledger line: to the file, and to Redis's stream when limits are shared.
+    pub fn record(&self, entry: Entry) {
+        if self.limits.shared() {
+            match serde_json::to_string(&entry) {
+                Ok(line) => self
+                    .limits
+                    .publish(line, self.config.state.redis_stream_max),
+                Err(e) => tracing::error!(error = %e, "a ledger line could not be written"),
+            }
+        }
+        if let Some(ledger) = &self.ledger {
+            ledger.append(entry);
+        }
     }
 }
 
@@ -201,6 +243,7 @@ impl ProxyHttp for Gateway {
             Ok(()) => {}
             Err(Failure::Gateway(e)) => {
                 ctx.failure = Some(e.message.clone());
+                ctx.error_kind = Some(e.kind);
                 ctx.retry = Some(e.retry);
                 if e.provider.is_some() {
                     ctx.provider.clone_from(&e.provider);
@@ -236,90 +279,11 @@ impl ProxyHttp for Gateway {
         Err(Error::explain(ErrorType::InternalError, "no proxy route"))
     }
 
-    /// Runs last on every exit path: the access log line. Limits settle and usage is recorded
-    /// here too once they exist, so that nothing held for a request outlives it.
+    /// Runs last on every exit path: usage, cost, the ledger record and the access log
+    /// line; every limit, lease and reservation held for the request is settled here at the
+    /// latest.
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         crate::listener::request_done();
-        ctx.settle();
-        let status = session.response_written().map_or(0, |h| h.status.as_u16());
-        let cost = match (ctx.model.as_deref(), &ctx.usage) {
-            (Some(model), Some(usage)) => {
-                self.shared
-                    .prices
-                    .cost(model, ctx.key_group.as_deref(), usage)
-            }
-            _ => None,
-        };
-        self.shared.metrics.finished(&Finished {
-            dialect: ctx.dialect.name(),
-            route: ctx.route.map_or("-", Route::label),
-            model: ctx.model.as_deref(),
-            provider: ctx.provider.as_deref(),
-            status,
-            seconds: ctx.started.elapsed().as_secs_f64(),
-            attempts: ctx.attempts,
-            usage: ctx.usage,
-            cost_micro_usd: cost,
-        });
-        if let (Some(ledger), true) = (&self.shared.ledger, ctx.admission) {
-            ledger.append(record(ctx, status, cost));
-        }
-        let usage = ctx.usage.unwrap_or_default();
-        let req = session.req_header();
-        tracing::info!(
-            target: "tollgate::access",
-            method = %clip(req.method.as_str()),
-            path = &*clip(req.uri.path()),
-            status,
-            route = ctx.route.map_or("-", Route::label),
-            key = ctx.key_name.as_deref().unwrap_or("-"),
-            model = &*clip(ctx.model.as_deref().unwrap_or("-")),
-            provider = ctx.provider.as_deref().unwrap_or("-"),
-            stream = ctx.stream,
-            attempts = ctx.attempts,
-            retry = ctx.retry.map_or("-", Retry::as_str),
-            input_tokens = usage.input_total,
-            output_tokens = usage.output_total,
-            cost_micro_usd = cost.unwrap_or(0),
-            ms = ctx.started.elapsed().as_millis() as u64,
-            failure = &*clip(ctx.failure.as_deref().unwrap_or("")),
-        );
-    }
-}
-
-/// Why a request ended, as the ledger says it.
-fn end_reason(ctx: &RequestCtx, status: u16) -> &'static str {
-    match (&ctx.failure, status) {
-        (Some(f), _) if f.starts_with("client") => "client_disconnected",
-        (_, 429) => "rate_limited",
-        (None, 200..=299) => "completed",
-        _ => "error",
-    }
-}
-
-/// The ledger's record of a request.
-fn record(ctx: &RequestCtx, status: u16, cost: Option<i64>) -> Record {
-    Record {
-        ts: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-        request_id: ctx.id.clone(),
-        key: ctx.key_name.clone().unwrap_or_default(),
-        group: ctx.key_group.clone(),
-        dialect: ctx.dialect.name(),
-        // The client's to choose, so bounded like everything it says that is written down.
-        model: ctx.model.as_deref().map(|m| clip(m).into_owned()),
-        provider: ctx.provider.clone(),
-        stream: ctx.stream,
-        status,
-        end: end_reason(ctx, status),
-        usage: ctx.usage.map(|u| Tokens {
-            input: u.input_total,
-            cache_read: u.input_cache_read,
-            cache_write: u.input_cache_write,
-            output: u.output_total,
-            reasoning: u.output_reasoning,
-        }),
-        cost_micro_usd: cost,
-        ms: ctx.started.elapsed().as_millis() as u64,
-        attempts: ctx.attempts,
+        close::close(&self.shared, session, ctx);
     }
 }

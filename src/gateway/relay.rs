@@ -29,6 +29,32 @@ pub async fn client_gone(session: &mut Session) {
     }
 }
 
+/// What the provider's stream has said so far: its usage and why it stopped. Called when the
+/// provider's part is over, so it also marks when that was.
+fn noted(ctx: &mut RequestCtx, translator: &dyn StreamTranslator) {
+    ctx.usage = translator.usage();
+    ctx.stop = translator.stop();
+    ctx.timing.upstream_end = Some(std::time::Instant::now());
+}
+
+/// Writes answer bytes to the client, counting them and when the first went.
+async fn send_answer(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    bytes: Bytes,
+    end: bool,
+) -> Result<(), ClientGone> {
+    let n = bytes.len() as u64;
+    let sent = send(session, bytes, end).await;
+    if sent.is_ok() && n > 0 {
+        ctx.sent += n;
+        ctx.timing
+            .first_byte
+            .get_or_insert_with(std::time::Instant::now);
+    }
+    sent
+}
+
 async fn send(session: &mut Session, bytes: Bytes, end: bool) -> Result<(), ClientGone> {
     session
         .write_response_body(Some(bytes), end)
@@ -102,8 +128,8 @@ pub async fn stream(
                     if let StreamEnd::Complete(Some(tail)) = translator.finish() {
                         last.extend_from_slice(&tail);
                     }
-                    let sent = send(session, last.freeze(), true).await;
-                    ctx.usage = translator.usage();
+                    noted(ctx, translator);
+                    let sent = send_answer(session, ctx, last.freeze(), true).await;
                     // The client has its last byte: the request no longer counts as in flight,
                     // however long the provider takes to close its body, and its usage is
                     // known (one call to a shared store does both).
@@ -112,7 +138,7 @@ pub async fn stream(
                     return sent;
                 }
                 Ok(Some(out)) => {
-                    if let Err(gone) = send(session, out, false).await {
+                    if let Err(gone) = send_answer(session, ctx, out, false).await {
                         break Err(gone);
                     }
                     until = exchange.idle_deadline();
@@ -122,9 +148,9 @@ pub async fn stream(
             },
             Ok(None) => match translator.finish() {
                 StreamEnd::Complete(tail) => {
-                    ctx.usage = translator.usage();
+                    noted(ctx, translator);
                     exchange.release(connector).await;
-                    return send(session, tail.unwrap_or_default(), true).await;
+                    return send_answer(session, ctx, tail.unwrap_or_default(), true).await;
                 }
                 StreamEnd::Truncated => {
                     let msg = "The provider ended the stream before it was complete";
@@ -134,7 +160,7 @@ pub async fn stream(
             Err(e) => break Ok(Some((e.kind, e.message))),
         }
     };
-    ctx.usage = translator.usage();
+    noted(ctx, translator);
     match result {
         Err(gone) => {
             ctx.failure = Some(if gone.stalled {
@@ -154,7 +180,7 @@ pub async fn stream(
             )
             .await
             {
-                ctx.usage = translator.usage();
+                noted(ctx, translator);
                 exchange.finish(connector).await;
             }
             Err(gone)

@@ -4,7 +4,10 @@
 //! provider are all or nothing: two requests can never both see the last unit free.
 
 use super::window::{Window, SLOTS};
-use super::{Kind, Meter, Quota, Rejection, Scope, ScopeKind, Taken, TakenScope};
+use super::{
+    Balance, Charge, Kind, Meter, Quota, Refusal, Rejection, Scope, ScopeKind, Shortfall, Taken,
+    TakenScope,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -18,6 +21,11 @@ struct State {
     rpd: Option<Window>,
     tpm: Option<Window>,
     inflight: u64,
+    /// A key's account: credits added, spent and reserved micro-USD (its budget is the
+    /// config's).
+    credit: i64,
+    spent: i64,
+    reserved: i64,
 }
 
 #[derive(Debug)]
@@ -54,10 +62,26 @@ impl Local {
         self.scopes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Checks every scope and, if all allow it, takes one request, a lease and `tokens`.
-    pub(crate) fn admit(&self, scopes: &[Scope], tokens: u64) -> Result<(Taken, Quota), Rejection> {
+    /// Checks every scope and the account to charge, and, if all allow it, takes one request,
+    /// a lease, `tokens`, and the charge's reserve.
+    pub(crate) fn admit(
+        &self,
+        scopes: &[Scope],
+        tokens: u64,
+        charge: Option<&Charge>,
+    ) -> Result<(Taken, Quota), Refusal> {
         let now = self.now_ms();
         let mut map = self.lock();
+        if let Some(c) = charge {
+            let st = map.entry(c.account.clone()).or_default();
+            let available = c.budget + st.credit - st.spent - st.reserved;
+            if available <= 0 || available < c.reserve {
+                return Err(Refusal::Balance(Shortfall {
+                    available,
+                    needed: c.reserve,
+                }));
+            }
+        }
         for s in scopes {
             let st = map.entry(s.id.clone()).or_default();
             let l = &s.limits;
@@ -71,19 +95,23 @@ impl Local {
             if let Some(limit) = l.rpm {
                 let wait = window(&mut st.rpm, MINUTE_MS).wait(now, 1, limit.into());
                 if wait > 0 {
-                    return Err(reject(Kind::Rpm, limit.into(), wait));
+                    return Err(Refusal::Limit(reject(Kind::Rpm, limit.into(), wait)));
                 }
             }
             if let Some(limit) = l.rpd {
                 let wait = window(&mut st.rpd, DAY_MS).wait(now, 1, limit.into());
                 if wait > 0 {
-                    return Err(reject(Kind::Rpd, limit.into(), wait));
+                    return Err(Refusal::Limit(reject(Kind::Rpd, limit.into(), wait)));
                 }
             }
             if let Some(limit) = l.concurrency {
                 if st.inflight >= u64::from(limit) {
                     // A lease frees when a request ends, which no clock can tell.
-                    return Err(reject(Kind::Concurrency, limit.into(), 1000));
+                    return Err(Refusal::Limit(reject(
+                        Kind::Concurrency,
+                        limit.into(),
+                        1000,
+                    )));
                 }
             }
             if let Some(limit) = l.tpm {
@@ -92,7 +120,8 @@ impl Local {
                 let need = tokens.min(limit);
                 let used = w.used(now);
                 if used > 0 && used.saturating_add(need) > limit {
-                    return Err(reject(Kind::Tpm, limit, w.wait(now, need, limit)));
+                    let wait = w.wait(now, need, limit);
+                    return Err(Refusal::Limit(reject(Kind::Tpm, limit, wait)));
                 }
             }
         }
@@ -129,13 +158,55 @@ impl Local {
             }
             taken.push(t);
         }
+        let reserved = charge.map(|c| {
+            map.entry(c.account.clone()).or_default().reserved += c.reserve;
+            (c.account.clone(), c.reserve)
+        });
         Ok((
             Taken {
                 scopes: taken,
                 lease: None,
+                reserved,
             },
             quota,
         ))
+    }
+
+    /// Frees what `taken` reserved in its account and charges `cost` to it.
+    pub(crate) fn charge(&self, taken: &Taken, cost: i64) {
+        if let Some((account, reserved)) = &taken.reserved {
+            let mut map = self.lock();
+            let st = map.entry(account.clone()).or_default();
+            st.reserved -= reserved;
+            st.spent = st.spent.saturating_add(cost);
+        }
+    }
+
+    /// Adds `amount` micro-USD (negative: takes it away) to an account.
+    pub(crate) fn credit(&self, account: &Arc<str>, amount: i64) {
+        let mut map = self.lock();
+        let st = map.entry(account.clone()).or_default();
+        st.credit = st.credit.saturating_add(amount);
+    }
+
+    /// Sets what an account spent and was credited, as the ledger says: at start.
+    pub(crate) fn restore(&self, account: &Arc<str>, spent: i64, credit: i64) {
+        let mut map = self.lock();
+        let st = map.entry(account.clone()).or_default();
+        st.spent = spent;
+        st.credit = credit;
+    }
+
+    /// Where an account stands, with `budget` from the config.
+    pub(crate) fn balance(&self, account: &str, budget: i64) -> Balance {
+        let map = self.lock();
+        let st = map.get(account);
+        Balance {
+            budget,
+            credit: st.map_or(0, |s| s.credit),
+            spent: st.map_or(0, |s| s.spent),
+            reserved: st.map_or(0, |s| s.reserved),
+        }
     }
 
     /// Frees the concurrency leases of `taken`.
@@ -200,6 +271,51 @@ mod tests {
     use super::*;
     use crate::config::Limits;
 
+    impl Local {
+        fn take(&self, scopes: &[Scope], tokens: u64) -> Result<(Taken, Quota), Rejection> {
+            self.admit(scopes, tokens, None).map_err(|r| match r {
+                Refusal::Limit(r) => r,
+                other => panic!("{other:?}"),
+            })
+        }
+    }
+
+    #[test]
+    fn an_account_admits_only_what_it_can_pay_for_and_is_charged_the_real_cost() {
+        let local = Local::default();
+        let charge = |reserve| Charge {
+            account: Charge::account_of("alice"),
+            budget: 1_000,
+            reserve,
+        };
+        let (a, _) = local.admit(&[], 0, Some(&charge(600))).unwrap();
+        // 400 left while the first may still cost 600.
+        let refused = local.admit(&[], 0, Some(&charge(600))).unwrap_err();
+        assert!(matches!(
+            refused,
+            Refusal::Balance(Shortfall {
+                available: 400,
+                needed: 600
+            })
+        ));
+        local.charge(&a, 250);
+        assert_eq!(
+            local.balance("k:alice", 1_000),
+            Balance {
+                budget: 1_000,
+                credit: 0,
+                spent: 250,
+                reserved: 0
+            }
+        );
+        let (b, _) = local.admit(&[], 0, Some(&charge(750))).unwrap();
+        local.charge(&b, 750);
+        // Nothing left: even a request that may cost nothing is refused.
+        assert!(local.admit(&[], 0, Some(&charge(0))).is_err());
+        local.credit(&Charge::account_of("alice"), 5);
+        assert!(local.admit(&[], 0, Some(&charge(5))).is_ok());
+    }
+
     fn key(limits: Limits) -> Scope {
         Scope::new(ScopeKind::Key, "alice", limits)
     }
@@ -211,9 +327,9 @@ mod tests {
             rpm: Some(50),
             ..Limits::default()
         })];
-        let admitted = (0..200).filter(|_| local.admit(&s, 0).is_ok()).count();
+        let admitted = (0..200).filter(|_| local.take(&s, 0).is_ok()).count();
         assert_eq!(admitted, 50);
-        let Err(r) = local.admit(&s, 0) else {
+        let Err(r) = local.take(&s, 0) else {
             panic!("admitted past the limit")
         };
         assert_eq!((r.kind, r.limit, r.scope), (Kind::Rpm, 50, ScopeKind::Key));
@@ -247,13 +363,13 @@ mod tests {
             ),
             group,
         ];
-        let (held, _) = local.admit(&bob, 0).unwrap();
-        assert!(local.admit(&alice, 0).is_ok());
+        let (held, _) = local.take(&bob, 0).unwrap();
+        assert!(local.take(&alice, 0).is_ok());
         // The group is full now: neither may go, and bob's lease count is untouched by the try.
-        assert_eq!(local.admit(&alice, 0).unwrap_err().scope, ScopeKind::Group);
+        assert_eq!(local.take(&alice, 0).unwrap_err().scope, ScopeKind::Group);
         local.end_lease(&held);
         assert_eq!(local.inflight("k:bob"), 0);
-        assert_eq!(local.admit(&bob, 0).unwrap_err().kind, Kind::Rpm);
+        assert_eq!(local.take(&bob, 0).unwrap_err().kind, Kind::Rpm);
         assert_eq!(local.inflight("k:bob"), 0);
     }
 
@@ -264,11 +380,11 @@ mod tests {
             concurrency: Some(2),
             ..Limits::default()
         })];
-        let a = local.admit(&s, 0).unwrap().0;
-        let _b = local.admit(&s, 0).unwrap().0;
-        assert_eq!(local.admit(&s, 0).unwrap_err().kind, Kind::Concurrency);
+        let a = local.take(&s, 0).unwrap().0;
+        let _b = local.take(&s, 0).unwrap().0;
+        assert_eq!(local.take(&s, 0).unwrap_err().kind, Kind::Concurrency);
         local.end_lease(&a);
-        assert!(local.admit(&s, 0).is_ok());
+        assert!(local.take(&s, 0).is_ok());
         assert_eq!(local.inflight("k:alice"), 2);
     }
 
@@ -279,20 +395,20 @@ mod tests {
             tpm: Some(1000),
             ..Limits::default()
         })];
-        let (a, quota) = local.admit(&s, 600).unwrap();
+        let (a, quota) = local.take(&s, 600).unwrap();
         assert_eq!(
             quota.tokens.map(|m| (m.limit, m.remaining)),
             Some((1000, 400))
         );
         // 600 + 600 would pass the limit: refused while the first is reserved.
-        assert_eq!(local.admit(&s, 600).unwrap_err().kind, Kind::Tpm);
+        assert_eq!(local.take(&s, 600).unwrap_err().kind, Kind::Tpm);
         local.settle(&a, 150);
-        let (_, quota) = local.admit(&s, 600).unwrap();
+        let (_, quota) = local.take(&s, 600).unwrap();
         assert_eq!(quota.tokens.map(|m| m.remaining), Some(250));
         // A request larger than the whole limit waits for an empty window.
-        assert_eq!(local.admit(&s, 5000).unwrap_err().kind, Kind::Tpm);
+        assert_eq!(local.take(&s, 5000).unwrap_err().kind, Kind::Tpm);
         let fresh = Local::default();
-        assert!(fresh.admit(&s, 5000).is_ok());
+        assert!(fresh.take(&s, 5000).is_ok());
     }
 
     #[test]
@@ -303,10 +419,10 @@ mod tests {
             tpm: Some(100),
             ..Limits::default()
         })];
-        let (a, _) = local.admit(&s, 80).unwrap();
-        assert!(local.admit(&s, 10).is_err());
+        let (a, _) = local.take(&s, 80).unwrap();
+        assert!(local.take(&s, 10).is_err());
         local.refund(&a);
-        let (_, quota) = local.admit(&s, 80).unwrap();
+        let (_, quota) = local.take(&s, 80).unwrap();
         assert_eq!(quota.requests.map(|m| m.remaining), Some(0));
         assert_eq!(quota.tokens.map(|m| m.remaining), Some(20));
     }

@@ -195,6 +195,52 @@ pub(crate) struct Taken {
     pub scopes: Vec<TakenScope>,
     /// The lease's name in a shared store.
     pub lease: Option<String>,
+    /// The account and the micro-USD reserved in it.
+    pub reserved: Option<(Arc<str>, i64)>,
+}
+
+/// A key's money, for admission: the request may cost at most `reserve`, which its account
+/// must have available (and more than nothing) for it to be let through.
+#[derive(Debug, Clone)]
+pub struct Charge {
+    /// The account's identity in the store: its key's scope id (`k:name`).
+    pub account: Arc<str>,
+    /// The key's `budget_usd`, in micro-USD.
+    pub budget: i64,
+    /// The request's worst-case cost, in micro-USD.
+    pub reserve: i64,
+}
+
+impl Charge {
+    pub fn account_of(key: &str) -> Arc<str> {
+        format!("{}:{key}", ScopeKind::Key.prefix()).into()
+    }
+}
+
+/// Where a key's account stands, in micro-USD: its budget and the credits added since, less
+/// what it spent and what running requests hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Balance {
+    pub budget: i64,
+    pub credit: i64,
+    pub spent: i64,
+    pub reserved: i64,
+}
+
+impl Balance {
+    pub fn available(&self) -> i64 {
+        self.budget
+            .saturating_add(self.credit)
+            .saturating_sub(self.spent)
+            .saturating_sub(self.reserved)
+    }
+}
+
+/// What money a request lacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortfall {
+    pub available: i64,
+    pub needed: i64,
 }
 
 /// The limit store a permit came from.
@@ -208,6 +254,8 @@ enum Backend {
 #[derive(Debug)]
 pub enum Refusal {
     Limit(Rejection),
+    /// The key's balance cannot cover what the request may cost.
+    Balance(Shortfall),
     /// The shared store is unreachable and the config says to fail closed.
     Unavailable,
 }
@@ -216,6 +264,29 @@ impl Refusal {
     pub fn into_error(self) -> GatewayError {
         match self {
             Refusal::Limit(r) => r.into_error(),
+            Refusal::Balance(s) => {
+                let usd = |micro: i64| {
+                    format!(
+                        "${}.{:06}",
+                        micro.div_euclid(1_000_000),
+                        micro.rem_euclid(1_000_000)
+                    )
+                };
+                let message = if s.available <= 0 {
+                    "You exceeded your current quota: this key's balance is used up. Ask for \
+                     more credit."
+                        .to_string()
+                } else {
+                    format!(
+                        "You exceeded your current quota: this key has {} left and this request \
+                         may cost up to {}. Lower max_tokens or ask for more credit.",
+                        usd(s.available),
+                        usd(s.needed)
+                    )
+                };
+                GatewayError::new(ErrorKind::QuotaExhausted, message)
+                    .with_header("x-should-retry", "false")
+            }
             Refusal::Unavailable => GatewayError::new(
                 ErrorKind::NoProvider,
                 "Rate limits cannot be checked right now; try again shortly.",
@@ -247,6 +318,8 @@ pub struct Permit {
     taken: Taken,
     lease_open: bool,
     settled: bool,
+    /// What it reserved in its account is settled (or there was nothing).
+    charged: bool,
 }
 
 impl Permit {
@@ -256,6 +329,30 @@ impl Permit {
             taken: Taken::default(),
             lease_open: false,
             settled: true,
+            charged: true,
+        }
+    }
+
+    /// Charges `cost` micro-USD to the account it reserved in, and frees the reservation.
+    pub fn charge(&mut self, cost: i64) {
+        if std::mem::replace(&mut self.charged, true) {
+            return;
+        }
+        match &self.backend {
+            Backend::Local(l) => l.charge(&self.taken, cost),
+            Backend::Redis(r) => {
+                let (store, taken) = (r.clone(), self.taken.clone());
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        if store.charge(&taken, cost).await.is_err() && cost != 0 {
+                            tracing::error!(
+                                cost_micro_usd = cost,
+                                "redis unreachable: a charge is in the ledger but not the balance"
+                            );
+                        }
+                    });
+                }
+            }
         }
     }
 
@@ -314,6 +411,7 @@ impl Permit {
 
     /// Gives back everything: the request was turned away after all.
     pub fn refund(&mut self) {
+        self.charge(0);
         let lease = std::mem::replace(&mut self.lease_open, false);
         if std::mem::replace(&mut self.settled, true) {
             if lease {
@@ -345,6 +443,8 @@ impl Permit {
 impl Drop for Permit {
     fn drop(&mut self) {
         self.end_lease();
+        // A request that was never charged frees what it reserved.
+        self.charge(0);
     }
 }
 
@@ -408,38 +508,102 @@ impl Limiter {
         scopes.iter().any(|s| s.limits.tpm.is_some())
     }
 
-    /// Admits a request to every scope in `scopes` at once, reserving `tokens`.
+    /// Admits a request to every scope in `scopes` at once, reserving `tokens`, and the
+    /// charge's reserve in its account.
     ///
     /// With Redis, one script call does it; when Redis cannot be reached the config decides:
-    /// the limits of this process alone (`fail_open`) or a refusal (`fail_closed`).
-    pub async fn admit(&self, scopes: &[Scope], tokens: u64) -> Result<(Permit, Quota), Refusal> {
-        if scopes.is_empty() {
+    /// the limits and balances of this process alone (`fail_open`) or a refusal
+    /// (`fail_closed`).
+    pub async fn admit(
+        &self,
+        scopes: &[Scope],
+        tokens: u64,
+        charge: Option<&Charge>,
+    ) -> Result<(Permit, Quota), Refusal> {
+        if scopes.is_empty() && charge.is_none() {
             return Ok((Permit::none(&self.local), Quota::default()));
         }
         let (backend, (taken, quota)) = match &self.redis {
-            Some(r) => match r.admit(scopes, tokens).await {
-                Ok(result) => (Backend::Redis(r.clone()), result.map_err(Refusal::Limit)?),
+            Some(r) => match r.admit(scopes, tokens, charge).await {
+                Ok(result) => (Backend::Redis(r.clone()), result?),
                 Err(Unavailable) if self.on_redis_error == OnRedisError::FailOpen => (
                     Backend::Local(self.local.clone()),
-                    self.local.admit(scopes, tokens).map_err(Refusal::Limit)?,
+                    self.local.admit(scopes, tokens, charge)?,
                 ),
                 Err(Unavailable) => return Err(Refusal::Unavailable),
             },
             None => (
                 Backend::Local(self.local.clone()),
-                self.local.admit(scopes, tokens).map_err(Refusal::Limit)?,
+                self.local.admit(scopes, tokens, charge)?,
             ),
         };
         let lease_open = taken.scopes.iter().any(|t| t.lease);
+        let charged = taken.reserved.is_none();
         Ok((
             Permit {
                 backend,
                 taken,
                 lease_open,
                 settled: false,
+                charged,
             },
             quota,
         ))
+    }
+
+    /// Where the account of the key named `key` stands, with its configured `budget`.
+    pub async fn balance(&self, key: &str, budget: i64) -> Result<Balance, Refusal> {
+        let account = Charge::account_of(key);
+        match &self.redis {
+            Some(r) => r
+                .balance(&account, budget)
+                .await
+                .map_err(|_| Refusal::Unavailable),
+            None => Ok(self.local.balance(&account, budget)),
+        }
+    }
+
+    /// Adds `amount` micro-USD to the account of the key named `key`.
+    pub async fn credit(&self, key: &str, amount: i64) -> Result<(), Refusal> {
+        let account = Charge::account_of(key);
+        match &self.redis {
+            Some(r) => r
+                .credit(&account, amount)
+                .await
+                .map_err(|_| Refusal::Unavailable),
+            None => {
+                self.local.credit(&account, amount);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sets what each key spent and was credited, as the ledger says: the balances kept in
+    /// this process (with Redis, those it falls back on while Redis is down).
+    pub fn restore(&self, accounts: &HashMap<String, (i64, i64)>) {
+        for (key, (spent, credit)) in accounts {
+            self.local
+                .restore(&Charge::account_of(key), *spent, *credit);
+        }
+    }
+
+    /// Whether limits and balances are shared through Redis.
+    pub fn shared(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// Copies a ledger line to the shared store's ledger stream, when there is one, without
+    /// waiting for it. While Redis is down the stream misses lines (the outage is logged
+    /// once); the ledger file, when there is one, has them all.
+    pub fn publish(&self, line: String, max: u64) {
+        let Some(store) = self.redis.clone() else {
+            return;
+        };
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = store.append_to_stream(line, max).await;
+            });
+        }
     }
 
     /// Redis outages seen so far (0 without Redis).
@@ -468,7 +632,9 @@ impl Limiter {
         let Some(scope) = self.providers.get(&provider.name) else {
             return Ok(None);
         };
-        let (permit, _) = self.admit(std::slice::from_ref(scope), tokens).await?;
+        let (permit, _) = self
+            .admit(std::slice::from_ref(scope), tokens, None)
+            .await?;
         Ok(Some(permit))
     }
 }
@@ -524,7 +690,7 @@ impl<'a> ProviderGate<'a> {
                 self.full.push(r);
                 false
             }
-            Err(Refusal::Unavailable) => {
+            Err(Refusal::Unavailable | Refusal::Balance(_)) => {
                 self.unavailable = true;
                 false
             }

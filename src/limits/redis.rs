@@ -8,7 +8,10 @@
 //! that crashes frees its leases within `state.redis_lease_ttl`; the living renew theirs every
 //! third of it.
 
-use super::{Kind, Meter, Quota, Rejection, Scope, ScopeKind, Taken, TakenScope};
+use super::{
+    Balance, Charge, Kind, Meter, Quota, Refusal, Rejection, Scope, ScopeKind, Shortfall, Taken,
+    TakenScope,
+};
 use redis::aio::ConnectionManager;
 use redis::{Client, Script};
 use std::collections::HashMap;
@@ -33,6 +36,7 @@ pub struct RedisStore {
     admit: Script,
     settle: Script,
     renew: Script,
+    charge: Script,
     /// This replica's name in lease names.
     replica: String,
     next_lease: AtomicU64,
@@ -71,6 +75,7 @@ impl RedisStore {
             admit: Script::new(include_str!("lua/admit.lua")),
             settle: Script::new(include_str!("lua/settle.lua")),
             renew: Script::new(include_str!("lua/renew.lua")),
+            charge: Script::new(include_str!("lua/charge.lua")),
             replica: format!("{:016x}", fastrand::u64(..)),
             next_lease: AtomicU64::new(0),
             leases: Mutex::new(HashMap::new()),
@@ -88,6 +93,15 @@ impl RedisStore {
             format!("{{{p}}}:{id}:rpd"),
             format!("{{{p}}}:{id}:tpm"),
             format!("{{{p}}}:{id}:conc"),
+        ]
+    }
+
+    /// An account's hash and its reservations' set.
+    fn account_keys(&self, account: &str) -> [String; 2] {
+        let p = &self.prefix;
+        [
+            format!("{{{p}}}:{account}:bal"),
+            format!("{{{p}}}:{account}:res"),
         ]
     }
 
@@ -142,7 +156,26 @@ impl RedisStore {
         invocation: redis::ScriptInvocation<'_>,
     ) -> Result<T, Unavailable> {
         let mut conn = self.conn().await?;
-        match tokio::time::timeout(self.timeout, invocation.invoke_async(&mut conn)).await {
+        let answer = tokio::time::timeout(self.timeout, invocation.invoke_async(&mut conn)).await;
+        self.heard(answer)
+    }
+
+    /// Runs one command within the timeout; a failure marks Redis down.
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, Unavailable> {
+        if self.resting() {
+            return Err(Unavailable);
+        }
+        let mut conn = self.conn().await?;
+        let answer = tokio::time::timeout(self.timeout, cmd.query_async(&mut conn)).await;
+        self.heard(answer)
+    }
+
+    /// What an answer (or none in time) says about Redis being up.
+    fn heard<T>(
+        &self,
+        answer: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, Unavailable> {
+        match answer {
             Ok(Ok(v)) => {
                 self.is_up();
                 Ok(v)
@@ -162,7 +195,8 @@ impl RedisStore {
         self: &Arc<Self>,
         scopes: &[Scope],
         tokens: u64,
-    ) -> Result<Result<(Taken, Quota), Rejection>, Unavailable> {
+        charge: Option<&Charge>,
+    ) -> Result<Result<(Taken, Quota), Refusal>, Unavailable> {
         if self.resting() {
             return Err(Unavailable);
         }
@@ -177,9 +211,16 @@ impl RedisStore {
                 inv.key(k);
             }
         }
+        if let Some(c) = charge {
+            for k in self.account_keys(&c.account) {
+                inv.key(k);
+            }
+        }
         inv.arg(tokens)
             .arg(&lease)
-            .arg(self.lease_ttl.as_millis() as u64);
+            .arg(self.lease_ttl.as_millis() as u64)
+            .arg(charge.map_or(String::new(), |c| c.budget.to_string()))
+            .arg(charge.map_or(0, |c| c.reserve));
         for s in scopes {
             let l = &s.limits;
             inv.arg(l.rpm.unwrap_or(0))
@@ -193,6 +234,12 @@ impl RedisStore {
             Unavailable
         };
         let at = |i: usize| reply.get(i).copied().ok_or(()).map_err(bad);
+        if at(0)? == 0 && at(2)? == 5 {
+            return Ok(Err(Refusal::Balance(Shortfall {
+                available: at(3)?,
+                needed: charge.map_or(0, |c| c.reserve),
+            })));
+        }
         if at(0)? == 0 {
             let s = &scopes[usize::try_from(at(1)? - 1)
                 .map_err(|_| bad(()))?
@@ -203,13 +250,13 @@ impl RedisStore {
                 3 => Kind::Concurrency,
                 _ => Kind::Tpm,
             };
-            return Ok(Err(Rejection {
+            return Ok(Err(Refusal::Limit(Rejection {
                 scope: s.kind,
                 name: s.name.clone(),
                 kind,
                 limit: at(3)?.max(0) as u64,
                 retry_after: Duration::from_millis(at(4)?.max(1) as u64),
-            }));
+            })));
         }
         let (mb, db) = (at(1)? as u64, at(2)? as u64);
         let mut quota = Quota::default();
@@ -248,6 +295,11 @@ impl RedisStore {
             }
             taken.push(t);
         }
+        // A running request's reservation is renewed with its leases, so that only a replica
+        // that crashed has what it reserved freed.
+        if let Some(c) = charge {
+            lease_sets.push(self.account_keys(&c.account)[1].clone());
+        }
         if !lease_sets.is_empty() {
             if let Ok(mut leases) = self.leases.lock() {
                 leases.insert(lease.clone(), lease_sets);
@@ -258,6 +310,7 @@ impl RedisStore {
             Taken {
                 scopes: taken,
                 lease: Some(lease),
+                reserved: charge.map(|c| (c.account.clone(), c.reserve)),
             },
             quota,
         )))
@@ -291,6 +344,64 @@ impl RedisStore {
         }
         // A lease Redis did not hear about expires by itself within the lease's time to live.
         let _: Result<i64, Unavailable> = self.run(inv).await;
+    }
+
+    /// Frees what `taken` reserved and charges `cost` to its account.
+    pub async fn charge(&self, taken: &Taken, cost: i64) -> Result<(), Unavailable> {
+        let (Some((account, _)), Some(lease)) = (&taken.reserved, &taken.lease) else {
+            return Ok(());
+        };
+        let mut inv = self.charge.prepare_invoke();
+        for k in self.account_keys(account) {
+            inv.key(k);
+        }
+        inv.arg(lease).arg(cost);
+        self.run::<i64>(inv).await.map(drop)
+    }
+
+    /// Adds `amount` micro-USD (negative: takes it away) to an account.
+    pub async fn credit(&self, account: &str, amount: i64) -> Result<(), Unavailable> {
+        let key = &self.account_keys(account)[0];
+        let cmd = redis::cmd("HINCRBY")
+            .arg(key)
+            .arg("credit")
+            .arg(amount)
+            .clone();
+        self.query::<i64>(&cmd).await.map(drop)
+    }
+
+    /// Where an account stands, with `budget` from the config.
+    pub async fn balance(&self, account: &str, budget: i64) -> Result<Balance, Unavailable> {
+        let key = &self.account_keys(account)[0];
+        let cmd = redis::cmd("HMGET")
+            .arg(key)
+            .arg("credit")
+            .arg("spent")
+            .arg("res")
+            .clone();
+        let (credit, spent, reserved): (Option<i64>, Option<i64>, Option<i64>) =
+            self.query(&cmd).await?;
+        Ok(Balance {
+            budget,
+            credit: credit.unwrap_or(0),
+            spent: spent.unwrap_or(0),
+            reserved: reserved.unwrap_or(0),
+        })
+    }
+
+    /// Appends one ledger line to the shared ledger stream, trimmed to about `max` entries.
+    pub async fn append_to_stream(&self, line: String, max: u64) -> Result<(), Unavailable> {
+        let key = format!("{{{}}}:ledger", self.prefix);
+        let cmd = redis::cmd("XADD")
+            .arg(key)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(max)
+            .arg("*")
+            .arg("line")
+            .arg(line)
+            .clone();
+        self.query::<String>(&cmd).await.map(drop)
     }
 
     /// Renews this replica's leases every third of their time to live.

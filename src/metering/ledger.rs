@@ -1,13 +1,15 @@
-//! The usage ledger: one JSON line per request that reached admission, appended to
-//! `state.usage_log` by a thread of its own, in batches, off the request path.
+//! The usage ledger: one JSON line per request that reached admission, and one per credit
+//! added to a key, appended to `state.usage_log` by a thread of its own, in batches, off the
+//! request path. Balances kept in process are rebuilt from it at start ([`replay`]).
 //!
 //! Lines are written as they come and the file is fsynced every `metering.ledger_fsync`;
 //! a graceful stop flushes and fsyncs before the process exits, so SIGTERM loses nothing and
 //! SIGKILL at most what arrived since the last fsync.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
@@ -25,6 +27,14 @@ pub struct Tokens {
     pub reasoning: u64,
 }
 
+/// One line of the ledger.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entry {
+    Request(Box<Record>),
+    Credit(Credit),
+}
+
 /// One request, as the ledger keeps it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
@@ -33,22 +43,139 @@ pub struct Record {
     pub request_id: String,
     pub key: String,
     pub group: Option<String>,
+    /// The client's dialect.
     pub dialect: &'static str,
+    /// The model the client asked for.
     pub model: Option<String>,
+    /// The provider that answered (or whose error was the last), its dialect, and the model
+    /// name it was sent.
     pub provider: Option<String>,
+    pub provider_dialect: Option<&'static str>,
+    pub upstream_model: Option<String>,
     pub stream: bool,
     pub status: u16,
-    /// `completed`, `client_disconnected`, `rate_limited` or `error`.
+    /// `completed`, `length`, `content_filter`, `client_disconnected`, `upstream_error`,
+    /// `rate_limited`, `insufficient_balance` or `error`.
     pub end: &'static str,
-    /// `null` when the provider reported none.
+    /// `null` when there was nothing to count (no provider answered).
     pub usage: Option<Tokens>,
+    /// The provider reported no usage: these are the gateway's estimate.
+    pub estimated: bool,
+    /// `null` when the model has no price.
     pub cost_micro_usd: Option<i64>,
+    /// From arrival to the last byte.
     pub ms: u64,
+    /// From arrival to the first bytes of the answer.
+    pub ttft_ms: Option<u64>,
+    /// From the first attempt to the provider's last byte.
+    pub upstream_ms: Option<u64>,
     pub attempts: u32,
 }
 
+/// Money added to a key's balance (negative: taken away) through the admin API.
+#[derive(Debug, Clone, Serialize)]
+pub struct Credit {
+    pub ts: String,
+    pub request_id: String,
+    pub key: String,
+    pub amount_micro_usd: i64,
+    pub note: Option<String>,
+}
+
+/// What a key spent and was credited, in micro-USD, as the ledger tells.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub spent: i64,
+    pub credit: i64,
+}
+
+/// The fields of a line that balances are rebuilt from.
+#[derive(Deserialize)]
+struct Line {
+    kind: String,
+    key: String,
+    #[serde(default)]
+    cost_micro_usd: Option<i64>,
+    #[serde(default)]
+    amount_micro_usd: Option<i64>,
+}
+
+/// Reads a ledger from its start: what each key spent and was credited. A line that cannot
+/// be read (the half-written last line of a crash) is skipped and counted.
+pub fn replay(path: &Path) -> std::io::Result<(HashMap<String, Totals>, usize)> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Default::default()),
+        Err(e) => return Err(e),
+    };
+    let mut totals: HashMap<String, Totals> = HashMap::new();
+    let mut skipped = 0;
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line?;
+        if line.is_empty() {
+            continue;
+        }
+        let Ok(l) = serde_json::from_slice::<Line>(&line) else {
+            skipped += 1;
+            continue;
+        };
+        let t = totals.entry(l.key).or_default();
+        match l.kind.as_str() {
+            "request" => t.spent = t.spent.saturating_add(l.cost_micro_usd.unwrap_or(0)),
+            "credit" => t.credit = t.credit.saturating_add(l.amount_micro_usd.unwrap_or(0)),
+            _ => skipped += 1,
+        }
+    }
+    Ok((totals, skipped))
+}
+
+/// Which lines of a ledger to read back.
+#[derive(Debug, Default)]
+pub struct Query<'a> {
+    pub key: Option<&'a str>,
+    /// RFC 3339 times, UTC, as the ledger writes them: `from` included, `to` not.
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    /// At most this many lines, the oldest first.
+    pub limit: usize,
+}
+
+/// The lines of the ledger at `path` that match `q`.
+pub fn query(path: &Path, q: &Query<'_>) -> std::io::Result<Vec<serde_json::Value>> {
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        key: &'a str,
+        ts: &'a str,
+    }
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line?;
+        let Ok(h) = serde_json::from_slice::<Head<'_>>(&line) else {
+            continue;
+        };
+        // Every line's time has one format (milliseconds, `Z`), so text order is time order.
+        let wanted = q.key.is_none_or(|k| k == h.key)
+            && q.from.is_none_or(|f| h.ts >= f)
+            && q.to.is_none_or(|t| h.ts < t);
+        if wanted {
+            if let Ok(v) = serde_json::from_slice(&line) {
+                out.push(v);
+            }
+            if out.len() >= q.limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
 enum Msg {
-    Record(Box<Record>),
+    Record(Entry),
     /// Write and fsync everything before, then say so.
     Sync(SyncSender<()>),
 }
@@ -77,8 +204,8 @@ impl Ledger {
         Ok(Ledger { tx })
     }
 
-    pub fn append(&self, record: Record) {
-        if self.tx.send(Msg::Record(Box::new(record))).is_err() {
+    pub fn append(&self, record: Entry) {
+        if self.tx.send(Msg::Record(record)).is_err() {
             tracing::error!("the usage ledger's writer has stopped: a record is lost");
         }
     }

@@ -5,6 +5,7 @@ pub mod ledger;
 
 use crate::config::{Config, Price};
 use crate::dialect::usage::Usage;
+use crate::limits::estimate;
 use std::collections::{BTreeMap, HashMap};
 
 /// The prices of one config version, and each group's multiplier.
@@ -40,6 +41,17 @@ pub fn cost(price: &Price, usage: &Usage, multiplier_ppm: u64) -> i64 {
     i64::try_from(micro).unwrap_or(i64::MAX)
 }
 
+/// The usage of an answer whose provider reported none: the prompt estimated from the request
+/// body, the answer from the bytes the client got of it (both at about four bytes a token, so
+/// the JSON around the text makes them err high).
+pub fn estimate(request: &[u8], answer_bytes: u64) -> Usage {
+    Usage {
+        input_total: estimate::prompt_tokens(request),
+        output_total: answer_bytes.div_ceil(4),
+        ..Usage::default()
+    }
+}
+
 impl PriceBook {
     pub fn new(config: &Config) -> Self {
         PriceBook {
@@ -52,14 +64,40 @@ impl PriceBook {
         }
     }
 
+    /// The most a request for `model` by a key of `group` can cost with `input` prompt tokens
+    /// and at most `output` answer tokens: what its key's balance must hold to admit it (0
+    /// for a model without a price).
+    pub fn worst_case(&self, model: &str, group: Option<&str>, input: u64, output: u64) -> i64 {
+        let usage = Usage {
+            input_total: input,
+            output_total: output,
+            ..Usage::default()
+        };
+        let Some(price) = self.prices.get(model) else {
+            return 0;
+        };
+        // The dearest way those input tokens could be billed.
+        let dearest = Price {
+            input: price
+                .input
+                .max(price.cache_write.unwrap_or(0))
+                .max(price.cached_input.unwrap_or(0)),
+            ..*price
+        };
+        cost(&dearest, &usage, self.multiplier(group))
+    }
+
+    fn multiplier(&self, group: Option<&str>) -> u64 {
+        group
+            .and_then(|g| self.multipliers.get(g))
+            .copied()
+            .unwrap_or(1_000_000)
+    }
+
     /// What a request for `model` by a key of `group` costs, if the model has a price.
     pub fn cost(&self, model: &str, group: Option<&str>, usage: &Usage) -> Option<i64> {
         let price = self.prices.get(model)?;
-        let multiplier = group
-            .and_then(|g| self.multipliers.get(g))
-            .copied()
-            .unwrap_or(1_000_000);
-        Some(cost(price, usage, multiplier))
+        Some(cost(price, usage, self.multiplier(group)))
     }
 }
 

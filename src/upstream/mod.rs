@@ -34,6 +34,13 @@ pub enum Reply {
 }
 
 /// Talks to providers on behalf of requests; one per config version.
+/// An attempt that failed: which provider, and the status its error maps to.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub provider: Arc<Provider>,
+    pub status: u16,
+}
+
 pub struct Upstream {
     connector: Connector,
     resolver: Resolver,
@@ -76,12 +83,14 @@ impl Upstream {
     /// still become a clean error response.
     ///
     /// A provider whose own limits are full is skipped without an attempt (`gate`); when every
-    /// candidate was skipped so, the request gets their 429.
+    /// candidate was skipped so, the request gets their 429. Every failed attempt is added to
+    /// `failed`.
     pub async fn send(
         &self,
         candidates: &[Arc<Provider>],
         body_for: impl Fn(&Provider) -> Outgoing,
         attempts: &mut u32,
+        failed: &mut Vec<Failed>,
         gate: &mut ProviderGate<'_>,
     ) -> Result<Reply, GatewayError> {
         let mut last = GatewayError::new(
@@ -111,6 +120,10 @@ impl Upstream {
                 Ok(reply) => return Ok(reply),
                 Err(e) => {
                     let e = e.from_provider(&provider.name);
+                    failed.push(Failed {
+                        provider: provider.clone(),
+                        status: e.kind.status(),
+                    });
                     match e.retry {
                         Retry::No => return Err(e),
                         Retry::AvoidProvider => shunned.push(&provider.name),

@@ -82,6 +82,8 @@ pub fn request_for(body: &Bytes, req: &ChatRequest, upstream_model: &str) -> Byt
 pub struct ChatAnswer {
     pub body: Bytes,
     pub usage: Option<Usage>,
+    /// The answer ran out of tokens.
+    pub length: bool,
 }
 
 /// Reads a provider's non-streaming answer; when the provider knew the model by another name,
@@ -93,7 +95,12 @@ pub fn answer_for_client(body: Bytes, client_model: Option<&str>) -> Option<Chat
         (Some(name), Some(span)) => splice(&body, span, string_literal(name).as_bytes()),
         _ => body,
     };
-    Some(ChatAnswer { body, usage })
+    let length = passthrough::finished_for_length(&body);
+    Some(ChatAnswer {
+        body,
+        usage,
+        length,
+    })
 }
 
 #[cfg(test)]

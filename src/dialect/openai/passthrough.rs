@@ -2,6 +2,7 @@
 //! gets on the way up: the provider is always asked for usage.
 
 use super::super::errors::{openai_body, ErrorKind};
+use super::super::ir::Stop;
 use super::super::json::{span_within, splice, string_literal, top_level_span, top_level_spans};
 use super::super::sse::{parse_event, EventSplitter, Events};
 use super::super::stream::{StreamEnd, StreamFault, StreamTranslator};
@@ -60,6 +61,8 @@ pub struct ChatPassthrough {
     usage: Option<Usage>,
     saw_done: bool,
     saw_error: bool,
+    /// A choice finished for running out of tokens.
+    saw_length: bool,
 }
 
 impl ChatPassthrough {
@@ -72,6 +75,7 @@ impl ChatPassthrough {
             usage: None,
             saw_done: false,
             saw_error: false,
+            saw_length: false,
         }
     }
 
@@ -95,6 +99,7 @@ impl ChatPassthrough {
         // Most events need no parse at all: with `include_usage` every chunk carries
         // `"usage":null`, and only the last one an object.
         let has_usage = has_object_member(data, b"\"usage\"");
+        self.saw_length |= finished_for_length(data);
         let maybe_error = memchr::memmem::find(data, b"\"error\"").is_some();
         if self.client_model.is_none() && !has_usage && !maybe_error {
             return Verdict::Keep;
@@ -228,6 +233,23 @@ impl StreamTranslator for ChatPassthrough {
     fn usage(&self) -> Option<Usage> {
         self.usage
     }
+
+    fn stop(&self) -> Option<Stop> {
+        self.saw_length.then_some(Stop::MaxTokens)
+    }
+}
+
+/// Whether a chunk says `"finish_reason": "length"`. Quotes inside JSON strings are escaped,
+/// so an unescaped `"finish_reason"` is a key.
+pub(crate) fn finished_for_length(data: &[u8]) -> bool {
+    memchr::memmem::find_iter(data, b"\"finish_reason\"").any(|at| {
+        let rest = &data[at + 15..];
+        let value = rest
+            .iter()
+            .position(|b| !b.is_ascii_whitespace() && *b != b':')
+            .map_or(&[][..], |i| &rest[i..]);
+        value.starts_with(b"\"length\"")
+    })
 }
 
 /// Whether `data` has a `"key": {` anywhere: a cheap test before parsing for an object value.
@@ -407,6 +429,7 @@ data: [DONE]\n\n";
         let last = Bytes::from_static(b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":1}}\n\n");
         let mut t = ChatPassthrough::new(None, 1 << 20).hiding_usage();
         assert_eq!(t.push(last.clone()).unwrap(), Some(last));
+        assert_eq!(t.stop(), None);
         assert_eq!(t.usage().unwrap().output_total, 1);
     }
 }

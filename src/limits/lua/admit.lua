@@ -1,12 +1,16 @@
 -- Checks and takes everything one request needs, all or nothing, on Redis server time.
 --
 -- KEYS: four per scope: its rpm, rpd and tpm windows and its leases (a sorted set of
---       lease -> expiry in ms).
--- ARGV: tokens to reserve, the lease's name, the lease's time to live (ms), then four limits
+--       lease -> expiry in ms); then, when the request is charged to an account, the account
+--       (a hash: credit, spent, res, and r:<lease> -> micro-USD each running request holds)
+--       and its reservations (a sorted set of lease -> expiry in ms).
+-- ARGV: tokens to reserve, the lease's name, the lease's time to live (ms), the account's
+--       budget in micro-USD ('' when not charged), the micro-USD to reserve, then four limits
 --       per scope: rpm, rpd, concurrency, tpm (0: no such limit).
 -- Returns {1, rpm bucket, rpd bucket, tpm bucket, then per scope: requests used, ms until the
 -- oldest leaves, tokens used, ms until the oldest leaves (-1 where the scope has no such
--- limit)}, or {0, scope (1-based), kind (1 rpm, 2 rpd, 3 concurrency, 4 tpm), limit, wait ms}.
+-- limit)}, or {0, scope (1-based), kind (1 rpm, 2 rpd, 3 concurrency, 4 tpm), limit, wait ms},
+-- or {0, 0, 5, micro-USD available} when the account cannot cover the reserve.
 --
 -- A window is SLOTS buckets; a check counts the current one and the SLOTS before it, so all
 -- that was taken within the window is counted (src/limits/window.rs is the same, in process).
@@ -23,7 +27,25 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local tokens = tonumber(ARGV[1])
 local lease = ARGV[2]
 local ttl = tonumber(ARGV[3])
-local n = #KEYS / 4
+local charged = ARGV[4] ~= ''
+local n = charged and (#KEYS - 2) / 4 or #KEYS / 4
+local account, reservations = KEYS[#KEYS - 1], KEYS[#KEYS]
+
+-- What a replica that stopped renewing (crashed) left reserved is freed first.
+if charged then
+  local gone = redis.call('ZRANGEBYSCORE', reservations, '-inf', now)
+  for _, l in ipairs(gone) do
+    local held = tonumber(redis.call('HGET', account, 'r:' .. l) or '0')
+    redis.call('HINCRBY', account, 'res', -held)
+    redis.call('HDEL', account, 'r:' .. l)
+    redis.call('ZREM', reservations, l)
+  end
+  local a = redis.call('HMGET', account, 'credit', 'spent', 'res')
+  local available = tonumber(ARGV[4]) + (tonumber(a[1]) or 0) - (tonumber(a[2]) or 0)
+    - (tonumber(a[3]) or 0)
+  local reserve = tonumber(ARGV[5])
+  if available <= 0 or available < reserve then return {0, 0, 5, available} end
+end
 
 local function amount(key, b)
   return tonumber(redis.call('HGET', key, b) or '0')
@@ -83,7 +105,7 @@ end
 
 local seen = {}
 for i = 1, n do
-  local k, a = (i - 1) * 4, 3 + (i - 1) * 4
+  local k, a = (i - 1) * 4, 5 + (i - 1) * 4
   local rpm, rpd = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   local conc, tpm = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   local s = {-1, -1, -1, -1, 0, 0, 0}
@@ -116,7 +138,7 @@ end
 local mb, db = math.floor(now / MINUTE), math.floor(now / DAY)
 local out = {1, mb, db, mb}
 for i = 1, n do
-  local k, a = (i - 1) * 4, 3 + (i - 1) * 4
+  local k, a = (i - 1) * 4, 5 + (i - 1) * 4
   local s = seen[i]
   if tonumber(ARGV[a + 1]) > 0 then add(KEYS[k + 1], MINUTE, s[5], 1, (SLOTS + 2) * MINUTE) end
   if tonumber(ARGV[a + 2]) > 0 then add(KEYS[k + 2], DAY, s[6], 1, (SLOTS + 2) * DAY) end
@@ -126,5 +148,11 @@ for i = 1, n do
   end
   if tonumber(ARGV[a + 4]) > 0 then add(KEYS[k + 3], MINUTE, s[7], tokens, (SLOTS + 2) * MINUTE) end
   for j = 1, 4 do out[#out + 1] = s[j] end
+end
+if charged then
+  local reserve = tonumber(ARGV[5])
+  redis.call('HINCRBY', account, 'res', reserve)
+  redis.call('HSET', account, 'r:' .. lease, reserve)
+  redis.call('ZADD', reservations, now + ttl, lease)
 end
 return out
