@@ -16,50 +16,11 @@ const PROVIDERS: [&str; 4] = ["openai", "openai-responses", "anthropic", "gemini
 /// One provider per dialect, all on one mock, each serving the model `m-<dialect>`.
 async fn gateway() -> (MockProvider, TestGateway) {
     let m = mock("mock").await;
-    let host = format!("http://{}", m.addr());
     let mut yaml = String::from("providers:\n");
-    for d in PROVIDERS {
-        let base = match d {
-            "openai" | "openai-responses" => format!("{host}/v1"),
-            _ => host.clone(),
-        };
-        yaml.push_str(&format!(
-            "  - {{ name: p-{d}, dialect: {d}, base_url: \"{base}\", api_key: {UPSTREAM_KEY}, models: [m-{d}] }}\n"
-        ));
-    }
+    yaml.push_str(&providers_of_every_dialect(&m, "m"));
     yaml.push_str(&keys());
     let gw = TestGateway::start(&yaml).await;
     (m, gw)
-}
-
-/// The request a client of `dialect` sends for `model`.
-fn request(dialect: &str, model: &str, stream: bool) -> (String, Value) {
-    let text = "say hi please";
-    match dialect {
-        "openai" => (
-            "/v1/chat/completions".into(),
-            json!({"model": model, "stream": stream,
-                "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]}),
-        ),
-        "openai-responses" => (
-            "/v1/responses".into(),
-            json!({"model": model, "stream": stream, "instructions": "Be brief.", "input": text}),
-        ),
-        "anthropic" => (
-            "/v1/messages".into(),
-            json!({"model": model, "stream": stream, "max_tokens": 256, "system": "Be brief.",
-                "messages": [{"role": "user", "content": text}]}),
-        ),
-        _ => (
-            if stream {
-                format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
-            } else {
-                format!("/v1beta/models/{model}:generateContent")
-            },
-            json!({"systemInstruction": {"parts": [{"text": "Be brief."}]},
-                "contents": [{"role": "user", "parts": [{"text": text}]}]}),
-        ),
-    }
 }
 
 /// The text of a whole answer in `dialect`.
@@ -166,7 +127,7 @@ async fn ask(
     provider: &str,
     stream: bool,
 ) -> common::http::Response {
-    let (path, body) = request(client, &format!("m-{provider}"), stream);
+    let (path, body) = ask_in(client, &format!("m-{provider}"), stream);
     let auth = format!("Bearer {KEY}");
     send(
         gw.addr,
@@ -291,7 +252,7 @@ async fn the_other_routes_of_each_dialect() {
     .await;
     assert_eq!(r.json()["object"], "list");
     // A hub's `/v1` base URL in front of Anthropic's own `/v1`.
-    let (_, body) = request("anthropic", "m-openai", false);
+    let (_, body) = ask_in("anthropic", "m-openai", false);
     let r = send(
         gw.addr,
         "POST",
@@ -384,7 +345,7 @@ async fn content_cached_at_google_goes_to_gemini_providers_only() {
 #[tokio::test]
 async fn anthropic_beta_flags_reach_anthropic_providers_only() {
     let (m, gw) = gateway().await;
-    let (path, body) = request("anthropic", "m-anthropic", false);
+    let (path, body) = ask_in("anthropic", "m-anthropic", false);
     let headers = [
         ("x-api-key", KEY),
         ("anthropic-version", "2023-06-01"),
@@ -410,7 +371,7 @@ async fn anthropic_beta_flags_reach_anthropic_providers_only() {
     assert_eq!(up.header("anthropic-version"), Some("2023-06-01"));
     assert_eq!(up.header("x-api-key"), Some(UPSTREAM_KEY));
 
-    let (path, body) = request("anthropic", "m-openai", false);
+    let (path, body) = ask_in("anthropic", "m-openai", false);
     let r = send(
         gw.addr,
         "POST",
@@ -556,16 +517,7 @@ async fn an_error_that_comes_as_the_first_event_fails_over_to_the_next_provider(
         keys()
     );
     let gw = TestGateway::start(&yaml).await;
-    let (path, body) = request("openai", "m", true);
-    let auth = format!("Bearer {KEY}");
-    let r = send(
-        gw.addr,
-        "POST",
-        &path,
-        &[("authorization", &auth)],
-        body.to_string().as_bytes(),
-    )
-    .await;
+    let r = ask_as(gw.addr, "openai", "m", true).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         stream_text("openai", &r.text()),
@@ -575,21 +527,13 @@ async fn an_error_that_comes_as_the_first_event_fails_over_to_the_next_provider(
     gw.log_with("attempts=2").await;
 
     // With nobody else to ask, the client gets the provider's message as a whole error.
-    let (path, body) = request("anthropic", "m", true);
     let only = format!(
         "providers:\n  - {{ name: first, dialect: anthropic, base_url: \"http://{}\", api_key: {UPSTREAM_KEY}, models: [m] }}\n{}",
         first.addr(),
         keys()
     );
     let gw = TestGateway::start(&format!("routing: {{ max_attempts: 1 }}\n{only}")).await;
-    let r = send(
-        gw.addr,
-        "POST",
-        &path,
-        &[("authorization", &auth)],
-        body.to_string().as_bytes(),
-    )
-    .await;
+    let r = ask_as(gw.addr, "anthropic", "m", true).await;
     assert_eq!(r.status, 502, "{}", r.text());
     assert_eq!(
         r.json(),
@@ -650,9 +594,9 @@ async fn same_dialect_streams_reach_the_client_as_the_provider_wrote_them() {
         assert_eq!(r.status, 200, "{dialect}: {}", r.text());
         assert_eq!(r.text(), stream, "{dialect}");
     }
-    gw.log_with(r#"model="m-openai-responses" provider="p-openai-responses" stream=true attempts=1 retry="-" input_tokens=20 output_tokens=4"#)
+    gw.log_with(r#"model="m-openai-responses" provider="m-openai-responses" stream=true attempts=1 retry="-" input_tokens=20 output_tokens=4"#)
         .await;
-    gw.log_with(r#"model="m-gemini" provider="p-gemini" stream=true attempts=1 retry="-" input_tokens=7 output_tokens=3"#)
+    gw.log_with(r#"model="m-gemini" provider="m-gemini" stream=true attempts=1 retry="-" input_tokens=7 output_tokens=3"#)
         .await;
 
     // A renamed model gets the client's name back, and nothing else changes.
@@ -667,7 +611,7 @@ async fn same_dialect_streams_reach_the_client_as_the_provider_wrote_them() {
         raw: Some(("text/event-stream".into(), ANTHROPIC_STREAM.into())),
         ..Behavior::default()
     });
-    let (path, body) = request("anthropic", "claude-client", true);
+    let (path, body) = ask_in("anthropic", "claude-client", true);
     let r = send(
         gw.addr,
         "POST",

@@ -28,16 +28,7 @@ async fn two_replicas_admit_exactly_the_key_s_requests_per_minute_together() {
     let m = mock("a").await;
     let one = replica(&m, &redis, "rpm: 50", "").await;
     let two = replica(&m, &redis, "rpm: 50", "").await;
-    let asks: Vec<_> = (0..200)
-        .map(|i| {
-            let addr = if i % 2 == 0 { one.addr } else { two.addr };
-            tokio::spawn(async move { chat(addr, KEY, &hello("gpt-4o-mini")).await.status })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for a in asks {
-        statuses.push(a.await.unwrap());
-    }
+    let statuses = hellos_at_once(&[one.addr, two.addr], 200).await;
     let ok = statuses.iter().filter(|&&s| s == 200).count();
     let limited = statuses.iter().filter(|&&s| s == 429).count();
     assert_eq!((ok, limited), (50, 150), "{statuses:?}");

@@ -10,21 +10,6 @@
 mod common;
 
 use common::*;
-use std::path::Path;
-
-fn python() -> String {
-    if let Ok(p) = std::env::var("TOLLGATE_PYTHON") {
-        return p;
-    }
-    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
-    if Path::new(venv).exists() {
-        venv.to_string()
-    } else {
-        "python3".to_string()
-    }
-}
-
-const DIALECTS: [&str; 4] = ["openai", "openai-responses", "anthropic", "gemini"];
 
 /// A gateway with a provider of every dialect for `m-<dialect>` (a mock that answers in text)
 /// and for `t-<dialect>` (a mock that calls get_weather until it sees the result).
@@ -39,18 +24,8 @@ async fn gateway() -> (MockProvider, MockProvider, TestGateway) {
         ..Behavior::default()
     });
     let mut yaml = String::from("providers:\n");
-    for (prefix, m) in [("m", &plain), ("t", &tools)] {
-        let host = format!("http://{}", m.addr());
-        for d in DIALECTS {
-            let base = match d {
-                "openai" | "openai-responses" => format!("{host}/v1"),
-                _ => host.clone(),
-            };
-            yaml.push_str(&format!(
-                "  - {{ name: {prefix}-{d}, dialect: {d}, base_url: \"{base}\", api_key: {UPSTREAM_KEY}, models: [{prefix}-{d}] }}\n"
-            ));
-        }
-    }
+    yaml.push_str(&providers_of_every_dialect(&plain, "m"));
+    yaml.push_str(&providers_of_every_dialect(&tools, "t"));
     yaml.push_str(&keys());
     let gw = TestGateway::start(&yaml).await;
     (plain, tools, gw)

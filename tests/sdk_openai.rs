@@ -8,19 +8,6 @@
 mod common;
 
 use common::*;
-use std::path::Path;
-
-fn python() -> String {
-    if let Ok(p) = std::env::var("TOLLGATE_PYTHON") {
-        return p;
-    }
-    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
-    if Path::new(venv).exists() {
-        venv.to_string()
-    } else {
-        "python3".to_string()
-    }
-}
 
 #[tokio::test]
 async fn openai_python_sdk_chat_stream_models_and_errors() {

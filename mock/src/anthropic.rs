@@ -287,11 +287,18 @@ pub async fn respond(
     let model = json["model"].as_str().unwrap_or("");
     let answer = answer(b, &state.config.name, &json);
     if json["stream"].as_bool() != Some(true) {
-        return write_json(stream, 200, &message(model, &answer, input)).await;
+        let mut whole = message(model, &answer, input);
+        if let Some(x) = &b.extra_usage {
+            x.apply(&mut whole);
+        }
+        return write_json(stream, 200, &whole).await;
     }
     let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\nrequest-id: {REQUEST_ID}\r\ntransfer-encoding: chunked\r\n\r\n");
     stream.write_all(head.as_bytes()).await?;
     let mut events = stream_events(model, &answer, input);
+    if let Some(x) = &b.extra_usage {
+        events = events.iter().map(|e| x.apply_sse(e)).collect();
+    }
     if b.cut_stream {
         // A well-framed body that simply stops after the block: no message_delta, no message_stop.
         events.truncate(events.len() - 2);

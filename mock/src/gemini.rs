@@ -321,12 +321,20 @@ pub async fn respond(
             return write_whole(stream, 200, "application/json", body.as_bytes()).await;
         }
         Method::Generate => {
-            let body = generate(model, &answer, prompt).to_string();
+            let mut body = generate(model, &answer, prompt);
+            if let Some(x) = &b.extra_usage {
+                x.apply(&mut body);
+            }
+            let body = body.to_string();
             return write_whole(stream, 200, "application/json", body.as_bytes()).await;
         }
         Method::Stream { sse } => sse,
     };
-    let written = write_stream(stream, b, sse, &stream_chunks(model, &answer, prompt)).await;
+    let mut chunks = stream_chunks(model, &answer, prompt);
+    if let Some(x) = &b.extra_usage {
+        chunks.iter_mut().for_each(|c| x.apply(c));
+    }
+    let written = write_stream(stream, b, sse, &chunks).await;
     if written.is_err() {
         state
             .broken_writes

@@ -361,8 +361,14 @@ async fn respond(stream: &mut TcpStream, state: &State, req: &Recorded) -> io::R
             openai::tool_stream_events(&model, call, prompt, include_usage),
         ),
     };
-    if let Some(body) = body {
+    if let Some(mut body) = body {
+        if let Some(x) = &b.extra_usage {
+            x.apply(&mut body);
+        }
         return write_whole(stream, 200, "application/json", body.to_string().as_bytes()).await;
+    }
+    if let Some(x) = &b.extra_usage {
+        events = events.iter().map(|e| x.apply_sse(e)).collect();
     }
     stream
         .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")

@@ -11,12 +11,14 @@
 //! codecs: usage only where each dialect puts it, each dialect's terminal event.
 
 mod anthropic;
+mod extra_usage;
 mod gemini;
 mod http1;
 mod openai;
 mod responses;
 
 use bytes::Bytes;
+pub use extra_usage::ExtraUsage;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -68,6 +70,8 @@ pub struct ToolCall {
 /// What the mock does for one request.
 #[derive(Debug, Clone)]
 pub struct Behavior {
+    /// Prompt-cache and reasoning tokens to report on top of the answer's own counts.
+    pub extra_usage: Option<ExtraUsage>,
     /// 200 answers normally; anything else answers an OpenAI-shaped error with this status.
     pub status: u16,
     /// Wait before the response header.
@@ -107,6 +111,7 @@ pub struct Behavior {
 impl Default for Behavior {
     fn default() -> Self {
         Behavior {
+            extra_usage: None,
             status: 200,
             header_delay: Duration::ZERO,
             event_delay: Duration::ZERO,

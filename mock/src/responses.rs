@@ -258,9 +258,16 @@ pub async fn respond(
     let a = answer(b, &state.config.name, &json);
     let input = input_tokens(&json);
     if json["stream"].as_bool() != Some(true) {
-        return write_json(stream, 200, &completed(&json, &a, input)).await;
+        let mut whole = completed(&json, &a, input);
+        if let Some(x) = &b.extra_usage {
+            x.apply(&mut whole);
+        }
+        return write_json(stream, 200, &whole).await;
     }
-    let events = events(&json, &a, input);
+    let mut events = events(&json, &a, input);
+    if let Some(x) = &b.extra_usage {
+        events.iter_mut().for_each(|e| x.apply(e));
+    }
     let first = events.iter().position(is_delta);
     // A cut stream keeps its deltas and loses every `.done` and the terminal event (§5.6).
     let end = match (b.cut_stream, events.iter().rposition(is_delta)) {

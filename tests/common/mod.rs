@@ -73,6 +73,99 @@ pub fn held_streams(m: &MockProvider) -> std::sync::Arc<tokio::sync::Semaphore> 
     hold
 }
 
+/// The request a client of `dialect` sends for `model`.
+pub fn ask_in(dialect: &str, model: &str, stream: bool) -> (String, serde_json::Value) {
+    let text = "say hi please";
+    match dialect {
+        "openai" => (
+            "/v1/chat/completions".into(),
+            serde_json::json!({"model": model, "stream": stream,
+                "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": text}]}),
+        ),
+        "openai-responses" => (
+            "/v1/responses".into(),
+            serde_json::json!({"model": model, "stream": stream, "instructions": "Be brief.", "input": text}),
+        ),
+        "anthropic" => (
+            "/v1/messages".into(),
+            serde_json::json!({"model": model, "stream": stream, "max_tokens": 256, "system": "Be brief.",
+                "messages": [{"role": "user", "content": text}]}),
+        ),
+        _ => (
+            if stream {
+                format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+            } else {
+                format!("/v1beta/models/{model}:generateContent")
+            },
+            serde_json::json!({"systemInstruction": {"parts": [{"text": "Be brief."}]},
+                "contents": [{"role": "user", "parts": [{"text": text}]}]}),
+        ),
+    }
+}
+
+/// One provider of each dialect on `m`, named `<prefix>-<dialect>` and serving the model of
+/// the same name, as YAML list items.
+pub fn providers_of_every_dialect(m: &MockProvider, prefix: &str) -> String {
+    let host = format!("http://{}", m.addr());
+    let mut yaml = String::new();
+    for d in ["openai", "openai-responses", "anthropic", "gemini"] {
+        let base = match d {
+            "openai" | "openai-responses" => format!("{host}/v1"),
+            _ => host.clone(),
+        };
+        yaml.push_str(&format!(
+            "  - {{ name: {prefix}-{d}, dialect: {d}, base_url: \"{base}\", api_key: {UPSTREAM_KEY}, models: [{prefix}-{d}] }}\n"
+        ));
+    }
+    yaml
+}
+
+/// Sends what a client of `dialect` sends for `model` (see [`ask_in`]); returns once the
+/// response head has arrived.
+pub async fn open_as(addr: SocketAddr, dialect: &str, model: &str, stream: bool) -> http::Conn {
+    let (path, body) = ask_in(dialect, model, stream);
+    let auth = format!("Bearer {KEY}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("anthropic-version", "2023-06-01"),
+    ];
+    http::Conn::open(addr, "POST", &path, &headers, body.to_string().as_bytes()).await
+}
+
+/// The same, read to its end.
+pub async fn ask_as(addr: SocketAddr, dialect: &str, model: &str, stream: bool) -> http::Response {
+    open_as(addr, dialect, model, stream).await.finish().await
+}
+
+/// `n` chat requests sent at once, spread over `addrs` in turn: their statuses.
+pub async fn hellos_at_once(addrs: &[SocketAddr], n: usize) -> Vec<u16> {
+    let asks: Vec<_> = (0..n)
+        .map(|i| {
+            let addr = addrs[i % addrs.len()];
+            tokio::spawn(async move { http::chat(addr, KEY, &hello("gpt-4o-mini")).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for a in asks {
+        statuses.push(a.await.unwrap());
+    }
+    statuses
+}
+
+/// The Python that runs the SDK clients and the Prometheus parser: `$TOLLGATE_PYTHON`, else
+/// `.venv/bin/python` (what `scripts/test` installs), else `python3`.
+pub fn python() -> String {
+    if let Ok(p) = std::env::var("TOLLGATE_PYTHON") {
+        return p;
+    }
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
+    if std::path::Path::new(venv).exists() {
+        venv.to_string()
+    } else {
+        "python3".to_string()
+    }
+}
+
 /// A one-turn chat request for `model`.
 pub fn hello(model: &str) -> serde_json::Value {
     serde_json::json!({"model": model, "messages": [{"role": "user", "content": "say hi please"}]})

@@ -42,6 +42,8 @@ pub fn error_kind(error_type: &str) -> ErrorKind {
 pub fn error_status(kind: ErrorKind) -> u16 {
     match kind {
         ErrorKind::Overloaded => 529,
+        // A used-up balance (dialects.md §4).
+        ErrorKind::QuotaExhausted => 402,
         other => other.status(),
     }
 }
