@@ -11,50 +11,26 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/wrk.sh
-duration=${1:-10s}
-conns=${2:-32}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-scripts/deps --test >/dev/null
-cargo build --release --locked --workspace --bins
-
-work=$(mktemp -d)
+bench_setup "${1:-}" "${2:-}" --test
 mock_port=19100; redis_port=19179
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-target/release/tollgate-mock --listen 127.0.0.1:$mock_port 2>"$work/mock.log" &
-pids+=($!)
-redis-server --port $redis_port --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
-pids+=($!)
+start_mock $mock_port
+start_redis $redis_port
 
 limits='limits: { rpm: 1000000000, rpd: 1000000000, concurrency: 1000000, tpm: 4000000000 }'
 start() { # name port admin-port state key-limits
-  cat >"$work/$1.yaml" <<YAML
-listen: 127.0.0.1:$2
-admin_listen: 127.0.0.1:$3
-server: { threads: 2, grace_period: 1s }
+  start_tollgate "$1" "$2" "$3" $mock_port <<YAML
 state: $4
-providers:
-  - { name: mock, dialect: openai, base_url: "http://127.0.0.1:$mock_port/v1", models: [gpt-4o-mini] }
 keys:
   - { key: sk-bench, name: bench, group: team, $5 }
 groups:
   team: { $5 }
 YAML
-  RUST_LOG=warn target/release/tollgate serve -c "$work/$1.yaml" 2>"$work/$1.log" &
-  pids+=($!)
-  for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$3/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
-  echo "tollgate ($1) did not start" >&2; cat "$work/$1.log" >&2; exit 1
 }
 start off 18180 19190 '{ backend: local }' 'limits: {}'
 start local 18181 19191 '{ backend: local }' "$limits"
 start redis 18182 19192 "{ backend: redis, redis_url: \"redis://127.0.0.1:$redis_port/0\" }" "$limits"
 
-cat >"$work/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-bench"
-wrk.body = '{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Write one short sentence about gateways."}]}'
-LUA
+post_lua "$work/post.lua" '{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Write one short sentence about gateways."}]}'
 for c in 1 "$conns"; do
   for target in "off 18180" "local 18181" "redis 18182"; do
     set -- $target

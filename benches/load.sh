@@ -10,37 +10,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/wrk.sh
-duration=${1:-10s}
-conns=${2:-32}
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-scripts/deps
-cargo build --release --locked --workspace --bins
-
-work=$(mktemp -d)
+bench_setup "${1:-}" "${2:-}"
 mock_port=19000; gw_port=18080; admin_port=19090
-target/release/tollgate-mock --listen 127.0.0.1:$mock_port 2>"$work/mock.log" &
-mock=$!
-cat >"$work/bench.yaml" <<YAML
-listen: 127.0.0.1:$gw_port
-admin_listen: 127.0.0.1:$admin_port
-server: { threads: 2, grace_period: 1s }
-providers:
-  - { name: mock, dialect: openai, base_url: "http://127.0.0.1:$mock_port/v1", models: [gpt-4o-mini] }
+start_mock $mock_port
+start_tollgate bench $gw_port $admin_port $mock_port <<YAML
 keys:
   - { key: sk-bench, name: bench }
 YAML
-RUST_LOG=warn target/release/tollgate serve -c "$work/bench.yaml" 2>"$work/tollgate.log" &
-gw=$!
-trap 'kill $gw $mock 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$admin_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 
 for stream in false true; do
-  cat >"$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer sk-bench"
-wrk.body = '{"model":"gpt-4o-mini","stream":$stream,"messages":[{"role":"user","content":"Write one short sentence about gateways."}]}'
-LUA
+  post_lua "$work/post.lua" '{"model":"gpt-4o-mini","stream":'"$stream"',"messages":[{"role":"user","content":"Write one short sentence about gateways."}]}'
   for c in 1 "$conns"; do
   for target in "mock http://127.0.0.1:$mock_port" "tollgate http://127.0.0.1:$gw_port"; do
     set -- $target

@@ -27,15 +27,15 @@ const EXTRA: ExtraUsage = ExtraUsage {
 };
 
 /// One provider per dialect on one mock, each serving `m-<dialect>` at the same prices,
-/// every request in the ledger at `log`.
-async fn gateway(log: &Path, extra: &str) -> (MockProvider, TestGateway) {
+/// every request in the ledger at `log`; `metering` adds to that config section.
+async fn gateway(log: &Path, metering: &str) -> (MockProvider, TestGateway) {
     let m = mock("mock").await;
     m.set_default(Behavior {
         extra_usage: Some(EXTRA),
         ..Behavior::default()
     });
     let mut yaml = format!(
-        "state: {{ usage_log: \"{}\" }}\nmetering: {{ ledger_fsync: 50ms }}\n{extra}providers:\n",
+        "state: {{ usage_log: \"{}\" }}\nmetering: {{ ledger_fsync: 50ms{metering} }}\nproviders:\n",
         log.display()
     );
     yaml.push_str(&providers_of_every_dialect(&m, "m"));
@@ -262,4 +262,32 @@ async fn metrics_parse_as_prometheus_text_and_agree_with_the_ledger() {
         .map(|(_, v)| v)
         .sum();
     assert_eq!(per_token, 4.0);
+}
+
+#[tokio::test]
+async fn a_request_cancelled_before_the_provider_s_first_byte_costs_nothing_unless_configured() {
+    for (charge, cost) in [(false, Value::Null), (true, json!(83))] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("usage.jsonl");
+        let (m, gw) = gateway(&log, &format!(", charge_cancelled: {charge}")).await;
+        m.set_default(Behavior {
+            header_delay: Duration::from_secs(3),
+            ..Behavior::default()
+        });
+        let conn = open_as(gw.addr, "openai", "m-openai", false);
+        // The client gives up while the provider has not answered yet.
+        let _ = tokio::time::timeout(Duration::from_millis(300), conn).await;
+        let line = &ledger(&log, 1).await[0];
+        assert_eq!(line["end"], "client_disconnected", "{line}");
+        assert_eq!(line["cost_micro_usd"], cost, "{line}");
+        if charge {
+            // The prompt alone, estimated from the request's 130 bytes: 33 tokens at $2.50 a
+            // million, 82.5 µUSD, rounded half up.
+            assert_eq!(line["estimated"], true);
+            assert_eq!(line["usage"]["input"], 33);
+            assert_eq!(line["usage"]["output"], 0);
+        } else {
+            assert_eq!(line["usage"], Value::Null);
+        }
+    }
 }

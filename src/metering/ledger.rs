@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 
 /// Records waiting for the writer at most; a request finishing while it is full waits.
@@ -217,22 +217,41 @@ impl Ledger {
     }
 }
 
+/// While lines keep coming, how long the writer gathers them before writing: it sleeps rather
+/// than waits on the queue then, so a request that appends a line never has to wake it.
+const GATHER: Duration = Duration::from_millis(10);
+
 fn write_loop(file: File, rx: Receiver<Msg>, fsync_every: Duration) {
-    let mut out = BufWriter::new(file);
+    let mut out = BufWriter::with_capacity(256 * 1024, file);
     let mut synced = Instant::now();
     let mut dirty = false;
-    loop {
-        let msg = match rx.recv_timeout(fsync_every) {
-            Ok(m) => Some(m),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
+    let mut busy = false;
+    let mut open = true;
+    while open {
+        let mut batch = Vec::new();
+        if busy {
+            std::thread::sleep(GATHER);
+        } else {
+            // Idle: wait for a line, or for the time to fsync what is written.
+            match rx.recv_timeout(fsync_every) {
+                Ok(m) => batch.push(m),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => open = false,
+            }
+        }
+        loop {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        busy = !batch.is_empty();
         let mut acks = Vec::new();
-        // This message and whatever else is waiting: one batch, one flush.
-        for m in msg
-            .into_iter()
-            .chain(std::iter::from_fn(|| rx.try_recv().ok()))
-        {
+        for m in batch {
             match m {
                 Msg::Record(r) => {
                     if let Err(e) = serde_json::to_writer(&mut out, &r)
@@ -246,19 +265,19 @@ fn write_loop(file: File, rx: Receiver<Msg>, fsync_every: Duration) {
                 Msg::Sync(ack) => acks.push(ack),
             }
         }
-        if dirty && (!acks.is_empty() || synced.elapsed() >= fsync_every) {
-            let written = out.flush().and_then(|()| out.get_ref().sync_data());
-            if let Err(e) = written {
+        // One write per batch; an fsync when asked for or due.
+        if let Err(e) = out.flush() {
+            tracing::error!(error = %e, "writing the usage ledger failed");
+        }
+        if dirty && (!acks.is_empty() || !open || synced.elapsed() >= fsync_every) {
+            if let Err(e) = out.get_ref().sync_data() {
                 tracing::error!(error = %e, "syncing the usage ledger failed");
             }
             synced = Instant::now();
             dirty = false;
-        } else if dirty {
-            let _ = out.flush();
         }
         for ack in acks {
             let _ = ack.send(());
         }
     }
-    let _ = out.flush().and_then(|()| out.get_ref().sync_data());
 }
