@@ -21,6 +21,8 @@ use std::time::{Duration, SystemTime};
 pub const MAX_BODY: usize = 64 * 1024;
 /// Usage records one query returns at most.
 const MAX_RECORDS: usize = 10_000;
+/// Ledger stream entries one query reads at most.
+const MAX_SCANNED: usize = 200_000;
 
 pub fn json_response(status: u16, body: &Value) -> Response<Vec<u8>> {
     let body = format!("{body}\n").into_bytes();
@@ -238,9 +240,10 @@ impl Api {
     }
 
     async fn usage(&self, query: Option<&str>) -> Response<Vec<u8>> {
-        let Some(path) = self.shared.config.state.usage_log.clone() else {
+        let file = self.shared.config.state.usage_log.clone();
+        if file.is_none() && !self.shared.limits.shared() {
             return error(409, "no usage ledger is kept: set state.usage_log");
-        };
+        }
         let mut key = None;
         let (mut from, mut to) = (None, None);
         let mut limit = 1000;
@@ -275,6 +278,15 @@ impl Api {
                 }
             }
         }
+        let Some(path) = file else {
+            let q = ledger::Query {
+                key: key.as_deref(),
+                from: from.as_deref(),
+                to: to.as_deref(),
+                limit: limit + 1,
+            };
+            return self.usage_in_stream(&q, limit).await;
+        };
         // The file is read off the async threads: it can be large.
         let found = tokio::task::spawn_blocking(move || {
             let q = ledger::Query {
@@ -294,6 +306,50 @@ impl Api {
             }
             _ => error(500, "the usage ledger could not be read"),
         }
+    }
+
+    /// The same query, answered from Redis's ledger stream when there is no ledger file: read
+    /// a page at a time, at most [`MAX_SCANNED`] lines per query.
+    async fn usage_in_stream(&self, q: &ledger::Query<'_>, limit: usize) -> Response<Vec<u8>> {
+        // An entry's id starts with the millisecond Redis added it, just after the line's `ts`:
+        // a second's margin either side, and the lines' own times decide.
+        let ms = |t: &str| {
+            humantime::parse_rfc3339(t)
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_millis() as u64)
+        };
+        let mut after = match q.from.and_then(ms) {
+            Some(from) => from.saturating_sub(1000).to_string(),
+            None => "-".to_string(),
+        };
+        let until = q.to.and_then(ms).map(|t| t + 1000);
+        let mut records = Vec::new();
+        let mut scanned = 0;
+        while records.len() < q.limit && scanned < MAX_SCANNED {
+            let page = match self.shared.limits.ledger_page(&after, 1000).await {
+                Some(Ok(page)) => page,
+                _ => return error(503, "the ledger stream cannot be reached"),
+            };
+            let Some((last, _)) = page.last() else { break };
+            after.clone_from(last);
+            let past = |id: &str| {
+                let at = id.split('-').next().and_then(|m| m.parse::<u64>().ok());
+                matches!((at, until), (Some(at), Some(until)) if at > until)
+            };
+            scanned += page.len();
+            records.extend(
+                page.iter()
+                    .filter_map(|(_, line)| q.pick(line.as_bytes()))
+                    .take(q.limit - records.len()),
+            );
+            if past(last) {
+                break;
+            }
+        }
+        let more = records.len() > limit || scanned >= MAX_SCANNED;
+        records.truncate(limit);
+        json_response(200, &json!({"data": records, "has_more": more}))
     }
 }
 

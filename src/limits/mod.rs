@@ -606,6 +606,22 @@ impl Limiter {
         }
     }
 
+    /// A page of the shared store's ledger stream (see [`RedisStore::stream_page`]); `None`
+    /// without Redis.
+    pub async fn ledger_page(
+        &self,
+        after: &str,
+        count: usize,
+    ) -> Option<Result<Vec<(String, String)>, Refusal>> {
+        let store = self.redis.as_ref()?;
+        Some(
+            store
+                .stream_page(after, count)
+                .await
+                .map_err(|_| Refusal::Unavailable),
+        )
+    }
+
     /// Redis outages seen so far (0 without Redis).
     pub fn redis_outages(&self) -> u64 {
         self.redis

@@ -404,6 +404,33 @@ impl RedisStore {
         self.query::<String>(&cmd).await.map(drop)
     }
 
+    /// Up to `count` ledger lines of the stream after the entry `after` (`-`: from the
+    /// start), with their entry ids, oldest first.
+    pub async fn stream_page(
+        &self,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<(String, String)>, Unavailable> {
+        let key = format!("{{{}}}:ledger", self.prefix);
+        let start = if after == "-" {
+            after.to_string()
+        } else {
+            format!("({after}")
+        };
+        let cmd = redis::cmd("XRANGE")
+            .arg(key)
+            .arg(start)
+            .arg("+")
+            .arg("COUNT")
+            .arg(count)
+            .clone();
+        let entries: Vec<(String, HashMap<String, String>)> = self.query(&cmd).await?;
+        Ok(entries
+            .into_iter()
+            .map(|(id, mut fields)| (id, fields.remove("line").unwrap_or_default()))
+            .collect())
+    }
+
     /// Renews this replica's leases every third of their time to live.
     fn start_renewing(self: &Arc<Self>) {
         if self.renewing.swap(true, Ordering::AcqRel) {

@@ -140,13 +140,25 @@ pub struct Query<'a> {
     pub limit: usize,
 }
 
+impl Query<'_> {
+    /// `line` as JSON, if it is one this query wants.
+    pub fn pick(&self, line: &[u8]) -> Option<serde_json::Value> {
+        #[derive(Deserialize)]
+        struct Head<'a> {
+            key: &'a str,
+            ts: &'a str,
+        }
+        let h = serde_json::from_slice::<Head<'_>>(line).ok()?;
+        // Every line's time has one format (milliseconds, `Z`), so text order is time order.
+        let wanted = self.key.is_none_or(|k| k == h.key)
+            && self.from.is_none_or(|f| h.ts >= f)
+            && self.to.is_none_or(|t| h.ts < t);
+        wanted.then(|| serde_json::from_slice(line).ok()).flatten()
+    }
+}
+
 /// The lines of the ledger at `path` that match `q`.
 pub fn query(path: &Path, q: &Query<'_>) -> std::io::Result<Vec<serde_json::Value>> {
-    #[derive(Deserialize)]
-    struct Head<'a> {
-        key: &'a str,
-        ts: &'a str,
-    }
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -154,18 +166,8 @@ pub fn query(path: &Path, q: &Query<'_>) -> std::io::Result<Vec<serde_json::Valu
     };
     let mut out = Vec::new();
     for line in BufReader::new(file).split(b'\n') {
-        let line = line?;
-        let Ok(h) = serde_json::from_slice::<Head<'_>>(&line) else {
-            continue;
-        };
-        // Every line's time has one format (milliseconds, `Z`), so text order is time order.
-        let wanted = q.key.is_none_or(|k| k == h.key)
-            && q.from.is_none_or(|f| h.ts >= f)
-            && q.to.is_none_or(|t| h.ts < t);
-        if wanted {
-            if let Ok(v) = serde_json::from_slice(&line) {
-                out.push(v);
-            }
+        if let Some(v) = q.pick(&line?) {
+            out.push(v);
             if out.len() >= q.limit {
                 break;
             }
