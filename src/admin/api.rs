@@ -64,7 +64,8 @@ pub fn parse_usd(text: &str) -> Option<i64> {
         || !all_digits(whole)
         || !all_digits(frac)
         || frac.len() > 6
-        || whole.len() > 12
+        // At most a billion dollars at once: balances stay exact in Redis's Lua numbers.
+        || whole.len() > 9
     {
         return None;
     }
@@ -158,14 +159,14 @@ impl Api {
 
     /// The key named `name` (percent-encoded in the path) and its budget, if it has one.
     fn budget_of(&self, name: &str) -> Result<(String, i64), Box<Response<Vec<u8>>>> {
-        let name = decode(name, false).ok_or_else(|| Box::new(error(400, "bad key name")))?;
+        let name = decode(name, false).ok_or_else(|| error(400, "bad key name"))?;
         let key = self
             .shared
             .config
             .keys
             .iter()
             .find(|k| k.name == name)
-            .ok_or_else(|| Box::new(error(404, "no key of that name")))?;
+            .ok_or_else(|| error(404, "no key of that name"))?;
         let budget = key.budget_micro_usd.ok_or_else(|| {
             error(
                 409,
@@ -244,8 +245,7 @@ impl Api {
         if file.is_none() && !self.shared.limits.shared() {
             return error(409, "no usage ledger is kept: set state.usage_log");
         }
-        let mut key = None;
-        let (mut from, mut to) = (None, None);
+        let mut q = ledger::Query::default();
         let mut limit = 1000;
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -253,15 +253,15 @@ impl Api {
                 return error(400, "bad query string");
             };
             match name {
-                "key" => key = Some(value),
+                "key" => q.key = Some(value),
                 "from" | "to" => {
                     let Some(t) = ledger_time(&value) else {
                         return error(400, &format!("{name}: expected an RFC 3339 time"));
                     };
                     if name == "from" {
-                        from = Some(t);
+                        q.from = Some(t);
                     } else {
-                        to = Some(t);
+                        q.to = Some(t);
                     }
                 }
                 "limit" => match value.parse::<usize>() {
@@ -278,23 +278,13 @@ impl Api {
                 }
             }
         }
+        // One more than asked for says whether there are more.
+        q.limit = limit + 1;
         let Some(path) = file else {
-            let q = ledger::Query {
-                key: key.as_deref(),
-                from: from.as_deref(),
-                to: to.as_deref(),
-                limit: limit + 1,
-            };
             return self.usage_in_stream(&q, limit).await;
         };
         // The file is read off the async threads: it can be large.
         let found = tokio::task::spawn_blocking(move || {
-            let q = ledger::Query {
-                key: key.as_deref(),
-                from: from.as_deref(),
-                to: to.as_deref(),
-                limit: limit + 1,
-            };
             ledger::query(std::path::Path::new(&path), &q).map(|r| (r, limit))
         })
         .await;
@@ -310,7 +300,7 @@ impl Api {
 
     /// The same query, answered from Redis's ledger stream when there is no ledger file: read
     /// a page at a time, at most [`MAX_SCANNED`] lines per query.
-    async fn usage_in_stream(&self, q: &ledger::Query<'_>, limit: usize) -> Response<Vec<u8>> {
+    async fn usage_in_stream(&self, q: &ledger::Query, limit: usize) -> Response<Vec<u8>> {
         // An entry's id starts with the millisecond Redis added it, just after the line's `ts`:
         // a second's margin either side, and the lines' own times decide.
         let ms = |t: &str| {
@@ -319,11 +309,11 @@ impl Api {
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map(|d| d.as_millis() as u64)
         };
-        let mut after = match q.from.and_then(ms) {
+        let mut after = match q.from.as_deref().and_then(ms) {
             Some(from) => from.saturating_sub(1000).to_string(),
             None => "-".to_string(),
         };
-        let until = q.to.and_then(ms).map(|t| t + 1000);
+        let until = q.to.as_deref().and_then(ms).map(|t| t + 1000);
         let mut records = Vec::new();
         let mut scanned = 0;
         while records.len() < q.limit && scanned < MAX_SCANNED {
@@ -372,7 +362,7 @@ mod tests {
             "abc",
             "1.2.3",
             "--1",
-            "9999999999999",
+            "1000000000",
         ] {
             assert_eq!(parse_usd(bad), None, "{bad}");
         }

@@ -423,8 +423,9 @@ fn key(at: &str, k: schema::Key, groups: &BTreeMap<String, Group>) -> Check<KeyS
 
 /// Dollars to integer micro-dollars, rounded to the nearest micro-dollar.
 fn micro_usd(at: &str, usd: f64) -> Check<i64> {
-    if !(usd.is_finite() && (0.0..=1e12).contains(&usd)) {
-        return fail(at, "expected an amount in USD, >= 0");
+    // At most a billion: in micro-USD that stays exact in Redis's Lua numbers (doubles).
+    if !(usd.is_finite() && (0.0..=1e9).contains(&usd)) {
+        return fail(at, "expected an amount in USD, from 0 to 1000000000");
     }
     Ok((usd * 1_000_000.0).round() as i64)
 }

@@ -266,11 +266,11 @@ pub async fn handle(
             ctx.usage = usage;
             ctx.stop = stop;
             ctx.sent = body.len() as u64;
-            let sent = respond::whole(session, status, "application/json", &limit_headers, body)
+            respond::whole(session, status, "application/json", &limit_headers, body)
                 .await
-                .map_err(|_| Failure::ClientGone);
+                .map_err(|_| Failure::ClientGone)?;
             ctx.timing.first_byte = Some(std::time::Instant::now());
-            sent
+            Ok(())
         }
         Reply::Streaming(exchange) => {
             answered_by(ctx, &exchange.provider, &probe);
@@ -321,9 +321,7 @@ async fn admit(
     let max_output = client.max_output_tokens(body);
     let prompt = (counted || key.budget_micro_usd.is_some()).then(|| estimate::prompt_tokens(body));
     let tokens = match prompt {
-        Some(prompt) if counted => {
-            prompt + max_output.map_or(limits.output_reserve, |m| m.min(limits.output_reserve))
-        }
+        Some(prompt) if counted => estimate::reservation(prompt, max_output, limits.output_reserve),
         _ => 0,
     };
     // The balance must cover the whole answer the client allows, not the rate limits' cap.

@@ -117,9 +117,7 @@ impl Shared {
             config,
         })
     }
-}
 
-impl Shared {
     /// Writes a ledger line: to the file, and to Redis's stream when limits are shared.
     pub fn record(&self, entry: Entry) {
         if self.limits.shared() {

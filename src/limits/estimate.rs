@@ -44,10 +44,10 @@ pub fn prompt_tokens(body: &[u8]) -> u64 {
     text.div_ceil(BYTES_PER_TOKEN) + media * MEDIA_TOKENS
 }
 
-/// What to reserve for a request: its prompt, and its answer up to `cap` (`max_tokens` when
-/// given and smaller).
-pub fn reservation(body: &[u8], max_tokens: Option<u64>, cap: u64) -> u64 {
-    prompt_tokens(body) + max_tokens.map_or(cap, |m| m.min(cap))
+/// What to reserve for a request under a token limit: its `prompt` tokens, and its answer up
+/// to `cap` (`max_tokens` when given and smaller).
+pub fn reservation(prompt: u64, max_tokens: Option<u64>, cap: u64) -> u64 {
+    prompt + max_tokens.map_or(cap, |m| m.min(cap))
 }
 
 #[cfg(test)]
@@ -80,8 +80,8 @@ mod tests {
 
     #[test]
     fn the_answer_is_reserved_up_to_the_cap() {
-        assert_eq!(reservation(b"abcd", Some(100), 4096), 101);
-        assert_eq!(reservation(b"abcd", Some(100_000), 4096), 4097);
-        assert_eq!(reservation(b"abcd", None, 4096), 4097);
+        assert_eq!(reservation(1, Some(100), 4096), 101);
+        assert_eq!(reservation(1, Some(100_000), 4096), 4097);
+        assert_eq!(reservation(1, None, 4096), 4097);
     }
 }

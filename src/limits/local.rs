@@ -74,7 +74,13 @@ impl Local {
         let mut map = self.lock();
         if let Some(c) = charge {
             let st = map.entry(c.account.clone()).or_default();
-            let available = c.budget + st.credit - st.spent - st.reserved;
+            let available = Balance {
+                budget: c.budget,
+                credit: st.credit,
+                spent: st.spent,
+                reserved: st.reserved,
+            }
+            .available();
             if available <= 0 || available < c.reserve {
                 return Err(Refusal::Balance(Shortfall {
                     available,

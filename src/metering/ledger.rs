@@ -131,16 +131,16 @@ pub fn replay(path: &Path) -> std::io::Result<(HashMap<String, Totals>, usize)> 
 
 /// Which lines of a ledger to read back.
 #[derive(Debug, Default)]
-pub struct Query<'a> {
-    pub key: Option<&'a str>,
+pub struct Query {
+    pub key: Option<String>,
     /// RFC 3339 times, UTC, as the ledger writes them: `from` included, `to` not.
-    pub from: Option<&'a str>,
-    pub to: Option<&'a str>,
+    pub from: Option<String>,
+    pub to: Option<String>,
     /// At most this many lines, the oldest first.
     pub limit: usize,
 }
 
-impl Query<'_> {
+impl Query {
     /// `line` as JSON, if it is one this query wants.
     pub fn pick(&self, line: &[u8]) -> Option<serde_json::Value> {
         #[derive(Deserialize)]
@@ -150,15 +150,15 @@ impl Query<'_> {
         }
         let h = serde_json::from_slice::<Head<'_>>(line).ok()?;
         // Every line's time has one format (milliseconds, `Z`), so text order is time order.
-        let wanted = self.key.is_none_or(|k| k == h.key)
-            && self.from.is_none_or(|f| h.ts >= f)
-            && self.to.is_none_or(|t| h.ts < t);
+        let wanted = self.key.as_deref().is_none_or(|k| k == h.key)
+            && self.from.as_deref().is_none_or(|f| h.ts >= f)
+            && self.to.as_deref().is_none_or(|t| h.ts < t);
         wanted.then(|| serde_json::from_slice(line).ok()).flatten()
     }
 }
 
 /// The lines of the ledger at `path` that match `q`.
-pub fn query(path: &Path, q: &Query<'_>) -> std::io::Result<Vec<serde_json::Value>> {
+pub fn query(path: &Path, q: &Query) -> std::io::Result<Vec<serde_json::Value>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
