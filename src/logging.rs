@@ -1,12 +1,34 @@
 //! The process's log: one line per event on stderr, every line masked by the redactor, so no
 //! secret reaches the log whoever wrote the line (tollgate, Pingora, a dependency).
+//!
+//! A request's thread only formats its line and appends it to a buffer; a thread of the log's
+//! own masks and writes what gathered every few milliseconds, in one write. So the access log
+//! costs a request neither a system call nor a wake-up (only the first line of a batch wakes
+//! the log thread). The buffer is bounded: a thread that finds it full writes it out itself.
 
 use crate::redact::Redactor;
 use std::io::{self, Write};
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 use tracing_subscriber::fmt::MakeWriter;
 
 static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+
+/// How long the log thread gathers lines before writing them.
+const GATHER: Duration = Duration::from_millis(10);
+/// Bytes of lines held at most before whoever logs writes them out.
+const MAX_PENDING: usize = 4 * 1024 * 1024;
+
+/// Lines logged and not yet written, and the log thread's wake-up.
+static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+static LINES_WAITING: Condvar = Condvar::new();
+/// Held while a batch is taken and written, so that batches reach stderr in order.
+static WRITING: Mutex<()> = Mutex::new(());
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // What a panicking writer left is still lines: keep them.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Installs the subscriber. `RUST_LOG` picks the levels (default `info`).
 pub fn init() {
@@ -18,9 +40,13 @@ pub fn init() {
         .iter()
         .filter_map(|d| d.parse().ok())
         .fold(filter, |f, d| f.add_directive(d));
+    let writes_later = std::thread::Builder::new()
+        .name("tollgate-log".into())
+        .spawn(write_loop)
+        .is_ok();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(Masked)
+        .with_writer(Buffered { writes_later })
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
@@ -30,31 +56,78 @@ pub fn mask_with(redactor: Redactor) {
     let _ = REDACTOR.set(redactor);
 }
 
-struct Masked;
+/// Writes out every line logged so far: before the process exits (which runs no destructors).
+pub fn flush() {
+    write_pending();
+}
 
-impl<'a> MakeWriter<'a> for Masked {
-    type Writer = MaskedLine;
+/// Masks and writes the lines gathered so far, in one write.
+fn write_pending() {
+    let _order = lock(&WRITING);
+    let batch = std::mem::take(&mut *lock(&PENDING));
+    if batch.is_empty() {
+        return;
+    }
+    let mut err = io::stderr().lock();
+    let _ = match (REDACTOR.get(), std::str::from_utf8(&batch)) {
+        (Some(r), Ok(text)) => err.write_all(r.mask_str(text).as_bytes()),
+        (Some(r), Err(_)) => err.write_all(&r.mask(bytes::Bytes::from(batch))),
+        (None, _) => err.write_all(&batch),
+    };
+    let _ = err.flush();
+}
 
-    fn make_writer(&'a self) -> MaskedLine {
-        MaskedLine
+fn write_loop() {
+    loop {
+        {
+            let pending = lock(&PENDING);
+            let _waited = LINES_WAITING
+                .wait_while(pending, |p| p.is_empty())
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        std::thread::sleep(GATHER);
+        write_pending();
     }
 }
 
-/// The writer of one event: the formatter hands it the whole line in one write.
-struct MaskedLine;
+/// Where the formatter writes: each event's whole line in one write.
+struct Buffered {
+    /// The log thread runs; otherwise every line is written at once.
+    writes_later: bool,
+}
 
-impl Write for MaskedLine {
+impl<'a> MakeWriter<'a> for Buffered {
+    type Writer = Line;
+
+    fn make_writer(&'a self) -> Line {
+        Line {
+            writes_later: self.writes_later,
+        }
+    }
+}
+
+struct Line {
+    writes_later: bool,
+}
+
+impl Write for Line {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut err = io::stderr().lock();
-        match (REDACTOR.get(), std::str::from_utf8(buf)) {
-            (Some(r), Ok(text)) => err.write_all(r.mask_str(text).as_bytes())?,
-            (Some(r), Err(_)) => err.write_all(&r.mask(bytes::Bytes::copy_from_slice(buf)))?,
-            (None, _) => err.write_all(buf)?,
+        let full = {
+            let mut pending = lock(&PENDING);
+            let first = pending.is_empty();
+            pending.extend_from_slice(buf);
+            if first {
+                LINES_WAITING.notify_one();
+            }
+            pending.len() >= MAX_PENDING
+        };
+        if full || !self.writes_later {
+            write_pending();
         }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        io::stderr().flush()
+        Ok(())
     }
 }

@@ -28,12 +28,18 @@ enum Command {
 
 fn main() -> ExitCode {
     tollgate::logging::init();
+    let code = run(Cli::parse());
+    // The log is written by a thread of its own: what it still holds goes out before the exit.
+    tollgate::logging::flush();
+    code
+}
 
-    let cli = Cli::parse();
+fn run(cli: Cli) -> ExitCode {
     let (Command::Serve { config: path } | Command::Check { config: path }) = &cli.command;
     let config = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
+            tollgate::logging::flush();
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
         Command::Serve { .. } => match tollgate::server::run(config) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
+                tollgate::logging::flush();
                 eprintln!("error: {e}");
                 ExitCode::FAILURE
             }

@@ -88,13 +88,14 @@ struct Drain {
 }
 
 impl Drain {
-    /// What must be on disk before the process goes: the usage ledger.
+    /// What must be written before the process goes: the usage ledger, then the log.
     fn persist(&self) {
         if let Some(ledger) = &self.shared.ledger {
             if !ledger.sync(Duration::from_secs(5)) {
                 tracing::error!("the usage ledger could not be synced before exit");
             }
         }
+        crate::logging::flush();
     }
 }
 

@@ -139,11 +139,7 @@ async fn every_lease_comes_back_after_a_cancellation_storm() {
 
 /// Waits until `n` requests have been logged (settlement runs just before the log line).
 async fn logged(gw: &TestGateway, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while gw.log().matches("tollgate::access").count() < n {
-        assert!(Instant::now() < deadline, "{}", gw.log());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    gw.log_lines_with("tollgate::access", n).await;
 }
 
 #[tokio::test]

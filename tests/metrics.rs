@@ -82,7 +82,7 @@ async fn requests_tokens_and_refusals_are_counted_with_labels_from_the_config() 
     )
     .await;
     assert!(!text.contains("attacker"), "{text}");
-    assert!(gw.log().contains("cost_micro_usd=75"), "{}", gw.log());
+    gw.log_with("cost_micro_usd=75").await;
     assert!(text.contains("# TYPE tollgate_request_duration_seconds histogram"));
     assert!(text.contains("tollgate_requests_in_flight "));
 }

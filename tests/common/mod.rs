@@ -262,15 +262,20 @@ impl TestGateway {
     /// Waits until the log holds `needle` (a line is written just after its answer), and
     /// returns the whole log.
     pub async fn log_with(&self, needle: &str) -> String {
+        self.log_lines_with(needle, 1).await
+    }
+
+    /// Waits until `n` lines of the log hold `needle`, and returns the whole log.
+    pub async fn log_lines_with(&self, needle: &str, n: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let log = self.log();
-            if log.contains(needle) {
+            if log.lines().filter(|l| l.contains(needle)).count() >= n {
                 return log;
             }
             assert!(
                 Instant::now() < deadline,
-                "the log never said {needle:?}:\n{log}"
+                "the log never said {needle:?} {n} times:\n{log}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
