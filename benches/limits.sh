@@ -11,30 +11,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/wrk.sh
-bench_setup "${1:-}" "${2:-}" --test
-mock_port=19100; redis_port=19179
-start_mock $mock_port
-start_redis $redis_port
+bench_setup limits "${1:-}" "${2:-}" --test
+start_mock
+start_redis
 
 limits='limits: { rpm: 1000000000, rpd: 1000000000, concurrency: 1000000, tpm: 4000000000 }'
-start() { # name port admin-port state key-limits
-  start_tollgate "$1" "$2" "$3" $mock_port <<YAML
-state: $4
+start() { # name state key-limits
+  start_tollgate "$1" <<YAML
+state: $2
 keys:
-  - { key: sk-bench, name: bench, group: team, $5 }
+  - { key: sk-bench, name: bench, group: team, $3 }
 groups:
-  team: { $5 }
+  team: { $3 }
 YAML
 }
-start off 18180 19190 '{ backend: local }' 'limits: {}'
-start local 18181 19191 '{ backend: local }' "$limits"
-start redis 18182 19192 "{ backend: redis, redis_url: \"redis://127.0.0.1:$redis_port/0\" }" "$limits"
+start off '{ backend: local }' 'limits: {}'
+start local '{ backend: local }' "$limits"
+start redis "{ backend: redis, redis_url: \"redis://127.0.0.1:$redis_port/0\" }" "$limits"
 
 post_lua "$work/post.lua" '{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Write one short sentence about gateways."}]}'
 for c in 1 "$conns"; do
-  for target in "off 18180" "local 18181" "redis 18182"; do
-    set -- $target
-    printf 'conns=%-3s limits=%-6s %s\n' "$c" "$1" \
-      "$(wrk_line "$c" "$duration" "$work/post.lua" "http://127.0.0.1:$2/v1/chat/completions")"
+  for name in off local redis; do
+    report "$(printf 'conns=%-3s limits=%-6s %s' "$c" "$name" \
+      "$(wrk_line "$c" "$duration" "$work/post.lua" "${addr[$name]}/v1/chat/completions")")"
   done
 done

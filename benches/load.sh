@@ -10,10 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/wrk.sh
-bench_setup "${1:-}" "${2:-}"
-mock_port=19000; gw_port=18080; admin_port=19090
-start_mock $mock_port
-start_tollgate bench $gw_port $admin_port $mock_port <<YAML
+bench_setup load "${1:-}" "${2:-}"
+start_mock
+start_tollgate bench <<YAML
 keys:
   - { key: sk-bench, name: bench }
 YAML
@@ -21,10 +20,10 @@ YAML
 for stream in false true; do
   post_lua "$work/post.lua" '{"model":"gpt-4o-mini","stream":'"$stream"',"messages":[{"role":"user","content":"Write one short sentence about gateways."}]}'
   for c in 1 "$conns"; do
-  for target in "mock http://127.0.0.1:$mock_port" "tollgate http://127.0.0.1:$gw_port"; do
+  for target in "mock http://127.0.0.1:$mock_port" "tollgate ${addr[bench]}"; do
     set -- $target
-    printf 'stream=%-5s conns=%-3s %-8s %s\n' "$stream" "$c" "$1" \
-      "$(wrk_line "$c" "$duration" "$work/post.lua" "$2/v1/chat/completions")"
+    report "$(printf 'stream=%-5s conns=%-3s %-8s %s' "$stream" "$c" "$1" \
+      "$(wrk_line "$c" "$duration" "$work/post.lua" "$2/v1/chat/completions")")"
   done
   done
 done

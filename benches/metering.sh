@@ -13,23 +13,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/wrk.sh
-bench_setup "${1:-}" "${2:-}" --test
-mock_port=19300; redis_port=19379
-start_mock $mock_port
-start_redis $redis_port
+bench_setup metering "${1:-}" "${2:-}" --test
+start_mock
+start_redis
 
-start() { # name port admin-port state key-extra pricing
-  start_tollgate "$1" "$2" "$3" $mock_port <<YAML
-state: $4
+start() { # name state key-extra pricing
+  start_tollgate "$1" <<YAML
+state: $2
 keys:
-  - { key: sk-bench, name: bench $5 }
-$6
+  - { key: sk-bench, name: bench $3 }
+$4
 YAML
 }
 pricing='pricing: { gpt-4o-mini: { input: 0.15, cached_input: 0.075, output: 0.60 } }'
-start off 18380 19390 '{ backend: local }' '' ''
-start on 18381 19391 "{ backend: local, usage_log: \"$work/usage.jsonl\" }" ', budget_usd: 1000000' "$pricing"
-start redis 18382 19392 "{ backend: redis, redis_url: \"redis://127.0.0.1:$redis_port/0\", usage_log: \"$work/usage-redis.jsonl\" }" ', budget_usd: 1000000' "$pricing"
+start off '{ backend: local }' '' ''
+start on "{ backend: local, usage_log: \"$work/usage.jsonl\" }" ', budget_usd: 1000000' "$pricing"
+start redis "{ backend: redis, redis_url: \"redis://127.0.0.1:$redis_port/0\", usage_log: \"$work/usage-redis.jsonl\" }" ', budget_usd: 1000000' "$pricing"
 
 body='{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Write one short sentence about gateways."}]'
 for kind in whole stream; do
@@ -39,11 +38,10 @@ for kind in whole stream; do
 done
 for kind in whole stream; do
   for c in 1 "$conns"; do
-    for target in "off 18380" "on 18381" "redis 18382"; do
-      set -- $target
-      printf '%-6s conns=%-3s metering=%-6s %s\n' "$kind" "$c" "$1" \
-        "$(wrk_line "$c" "$duration" "$work/$kind.lua" "http://127.0.0.1:$2/v1/chat/completions")"
+    for name in off on redis; do
+      report "$(printf '%-6s conns=%-3s metering=%-6s %s' "$kind" "$c" "$name" \
+        "$(wrk_line "$c" "$duration" "$work/$kind.lua" "${addr[$name]}/v1/chat/completions")")"
     done
   done
 done
-echo "ledger lines written: $(cat "$work/usage.jsonl" | wc -l) (on), $(cat "$work/usage-redis.jsonl" | wc -l) (redis)"
+report "ledger lines written: $(wc -l <"$work/usage.jsonl") (on), $(wc -l <"$work/usage-redis.jsonl") (redis)"

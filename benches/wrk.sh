@@ -1,42 +1,64 @@
 # Sourced by the load scripts: their setup, tollgate processes, and one bounded wrk run summed
 # up on one line.
 
-# bench_setup DURATION CONNECTIONS [DEPS-ARGS]: sets $duration and $conns (defaults 10s and 32),
-# checks for wrk, builds the release binaries, and makes $work, a directory removed at exit
-# together with every process listed in $pids.
+# bench_setup NAME DURATION CONNECTIONS [DEPS-ARGS]: sets $duration and $conns (defaults 10s
+# and 32), checks for wrk, builds the release binaries, makes $work, a directory removed at exit
+# together with every process listed in $pids, and $results, the file `report` appends to:
+# $BENCH_RESULTS (default target/bench-results)/NAME-<UTC time>.txt.
 bench_setup() {
-  duration=${1:-10s}
-  conns=${2:-32}
+  duration=${2:-10s}
+  conns=${3:-32}
   command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-  scripts/deps ${3:-} >/dev/null
+  scripts/deps ${4:-} >/dev/null
   cargo build --release --locked --workspace --bins
   work=$(mktemp -d)
   pids=()
   trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+  mkdir -p "${BENCH_RESULTS:-target/bench-results}"
+  results="${BENCH_RESULTS:-target/bench-results}/$1-$(date -u +%Y%m%dT%H%M%SZ).txt"
+  echo "# $1 $duration $conns, $(date -u +%FT%TZ), $(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null)" >"$results"
 }
 
-# start_mock PORT: the mock provider.  start_redis PORT: a redis-server without persistence.
+# report LINE: prints a result line and appends it to $results.
+report() {
+  echo "$1" | tee -a "$results"
+}
+
+# free_port: a TCP port nothing listens on now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_mock: the mock provider, on $mock_port.  start_redis: a redis-server without
+# persistence, on $redis_port.
 start_mock() {
-  target/release/tollgate-mock --listen "127.0.0.1:$1" 2>"$work/mock.log" &
+  mock_port=$(free_port)
+  target/release/tollgate-mock --listen "127.0.0.1:$mock_port" 2>"$work/mock.log" &
   pids+=($!)
 }
 start_redis() {
-  redis-server --port "$1" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  redis_port=$(free_port)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
   pids+=($!)
 }
 
-# start_tollgate NAME PORT ADMIN-PORT MOCK-PORT < CONFIG: tollgate on PORT in front of the mock
-# (as the provider of gpt-4o-mini), the rest of its config on stdin, once it is ready.
+# start_tollgate NAME < CONFIG: tollgate in front of the mock (as the provider of gpt-4o-mini),
+# the rest of its config on stdin, once it is ready; its address is ${addr[NAME]}.
+declare -A addr
 start_tollgate() {
+  local port admin
+  port=$(free_port)
+  admin=$(free_port)
   {
-    printf 'listen: 127.0.0.1:%s\nadmin_listen: 127.0.0.1:%s\n' "$2" "$3"
+    printf 'listen: 127.0.0.1:%s\nadmin_listen: 127.0.0.1:%s\n' "$port" "$admin"
     printf 'server: { threads: 2, grace_period: 1s }\nproviders:\n'
-    printf '  - { name: mock, dialect: openai, base_url: "http://127.0.0.1:%s/v1", models: [gpt-4o-mini] }\n' "$4"
+    printf '  - { name: mock, dialect: openai, base_url: "http://127.0.0.1:%s/v1", models: [gpt-4o-mini] }\n' "$mock_port"
     cat
   } >"$work/$1.yaml"
   RUST_LOG=warn target/release/tollgate serve -c "$work/$1.yaml" 2>"$work/$1.log" &
   pids+=($!)
-  for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$3/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
+  addr[$1]="http://127.0.0.1:$port"
+  for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$admin/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "tollgate ($1) did not start" >&2; cat "$work/$1.log" >&2; exit 1
 }
 
