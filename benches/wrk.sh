@@ -13,10 +13,26 @@ bench_setup() {
   cargo build --release --locked --workspace --bins
   work=$(mktemp -d)
   pids=()
-  trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+  trap 'stop_all' EXIT
   mkdir -p "${BENCH_RESULTS:-target/bench-results}"
   results="${BENCH_RESULTS:-target/bench-results}/$1-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "# $1 $duration $conns, $(date -u +%FT%TZ), $(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null)" >"$results"
+}
+
+# stop_all: ends every process in $pids (those that ignore a polite stop within 3 s are
+# killed) and removes $work.
+stop_all() {
+  kill "${pids[@]}" 2>/dev/null || true
+  local p alive
+  for _ in $(seq 30); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  kill -9 "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
 }
 
 # report LINE: prints a result line and appends it to $results.
