@@ -223,10 +223,14 @@ fn build_checked(file: &Path, raw: schema::File) -> Check<Config> {
         admission: raw.admission,
         metering: raw.metering,
         admin_token: match raw.admin.token {
-            Some(t) if t.len() < 16 => {
-                return fail("admin.token", "expected at least 16 characters")
+            Some(t) => {
+                secret("admin.token", &t)?;
+                if t.chars().count() < 16 {
+                    return fail("admin.token", "expected at least 16 characters");
+                }
+                Some(Secret::new(t))
             }
-            t => t.map(Secret::new),
+            None => None,
         },
     })
 }

@@ -233,7 +233,7 @@ impl Local {
                 continue;
             };
             if let Some(w) = st.tpm.as_mut() {
-                w.adjust(bucket, used as i64 - t.tokens as i64);
+                w.adjust(bucket, super::signed(used) - super::signed(t.tokens));
             }
         }
     }
@@ -253,13 +253,14 @@ impl Local {
                 w.adjust(b, -1);
             }
             if let (Some(b), Some(w)) = (t.tpm_bucket, st.tpm.as_mut()) {
-                w.adjust(b, -(t.tokens as i64));
+                w.adjust(b, -super::signed(t.tokens));
             }
         }
     }
 
-    /// Requests in flight in a scope, for tests and metrics.
-    pub(crate) fn inflight(&self, id: &str) -> u64 {
+    /// Requests in flight in a scope.
+    #[cfg(test)]
+    fn inflight(&self, id: &str) -> u64 {
         self.lock().get(id).map_or(0, |s| s.inflight)
     }
 }

@@ -243,6 +243,11 @@ pub struct Shortfall {
     pub needed: i64,
 }
 
+/// A token count as a change to a window, clamped rather than wrapped.
+fn signed(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// The limit store a permit came from.
 #[derive(Debug, Clone)]
 enum Backend {
@@ -265,13 +270,7 @@ impl Refusal {
         match self {
             Refusal::Limit(r) => r.into_error(),
             Refusal::Balance(s) => {
-                let usd = |micro: i64| {
-                    format!(
-                        "${}.{:06}",
-                        micro.div_euclid(1_000_000),
-                        micro.rem_euclid(1_000_000)
-                    )
-                };
+                let usd = |micro| format!("${}", crate::metering::usd(micro));
                 let message = if s.available <= 0 {
                     "You exceeded your current quota: this key's balance is used up. Ask for \
                      more credit."
@@ -381,8 +380,10 @@ impl Permit {
     /// without a report the reservation stands.
     pub fn settle(&mut self, used_tokens: Option<u64>) {
         let lease = std::mem::replace(&mut self.lease_open, false);
-        let settle = !std::mem::replace(&mut self.settled, true);
-        let used = used_tokens.filter(|_| settle);
+        // Without a report the reservation stands, and a later report (an estimate made at the
+        // end) may still settle it.
+        let used = used_tokens.filter(|_| !self.settled);
+        self.settled |= used.is_some();
         match &self.backend {
             Backend::Local(l) => {
                 if lease {
@@ -398,7 +399,7 @@ impl Permit {
                         .taken
                         .scopes
                         .iter()
-                        .map(|t| (0, used as i64 - t.tokens as i64))
+                        .map(|t| (0, signed(used) - signed(t.tokens)))
                         .collect(),
                     None => Vec::new(),
                 };
@@ -412,14 +413,11 @@ impl Permit {
     /// Gives back everything: the request was turned away after all.
     pub fn refund(&mut self) {
         self.charge(0);
-        let lease = std::mem::replace(&mut self.lease_open, false);
         if std::mem::replace(&mut self.settled, true) {
-            if lease {
-                self.lease_open = true;
-                self.end_lease();
-            }
+            self.end_lease();
             return;
         }
+        let lease = std::mem::replace(&mut self.lease_open, false);
         match &self.backend {
             Backend::Local(l) => {
                 if lease {
@@ -432,7 +430,7 @@ impl Permit {
                     .taken
                     .scopes
                     .iter()
-                    .map(|t| (-1, -(t.tokens as i64)))
+                    .map(|t| (-1, -signed(t.tokens)))
                     .collect();
                 self.in_redis(r, lease, changes);
             }
@@ -629,16 +627,6 @@ impl Limiter {
             .map_or(0, |r| r.outages.load(std::sync::atomic::Ordering::Relaxed))
     }
 
-    /// Requests holding a lease in `scope` now.
-    pub async fn in_flight(&self, kind: ScopeKind, name: &str) -> u64 {
-        let id = Scope::new(kind, name, Limits::default()).id;
-        let shared = match &self.redis {
-            Some(r) => r.in_flight(&id).await.unwrap_or(0),
-            None => 0,
-        };
-        shared + self.local.inflight(&id)
-    }
-
     /// Admits an attempt to `provider`, if it has limits.
     pub async fn admit_provider(
         &self,
@@ -696,7 +684,10 @@ impl<'a> ProviderGate<'a> {
         let Some(limiter) = self.limiter else {
             return true;
         };
-        self.held = None;
+        // The last attempt failed: what it reserved in its provider's window is given back.
+        if let Some(mut failed) = self.held.take() {
+            failed.settle(Some(0));
+        }
         match limiter.admit_provider(provider, self.tokens).await {
             Ok(permit) => {
                 self.held = permit;

@@ -241,9 +241,10 @@ impl RedisStore {
             })));
         }
         if at(0)? == 0 {
-            let s = &scopes[usize::try_from(at(1)? - 1)
-                .map_err(|_| bad(()))?
-                .min(scopes.len() - 1)];
+            let s = usize::try_from(at(1)? - 1)
+                .ok()
+                .and_then(|i| scopes.get(i))
+                .ok_or_else(|| bad(()))?;
             let kind = match at(2)? {
                 1 => Kind::Rpm,
                 2 => Kind::Rpd,
@@ -351,6 +352,11 @@ impl RedisStore {
         let (Some((account, _)), Some(lease)) = (&taken.reserved, &taken.lease) else {
             return Ok(());
         };
+        // Its leases have ended by now (a charge follows the settlement): nothing of this
+        // request is renewed any more, whether or not it had a concurrency lease.
+        if let Ok(mut leases) = self.leases.lock() {
+            leases.remove(lease);
+        }
         let mut inv = self.charge.prepare_invoke();
         for k in self.account_keys(account) {
             inv.key(k);
@@ -467,21 +473,5 @@ impl RedisStore {
                 let _: Result<i64, Unavailable> = store.run(inv).await;
             }
         });
-    }
-
-    /// Leases held in a scope now, across all replicas.
-    pub async fn in_flight(&self, id: &str) -> Result<u64, Unavailable> {
-        let mut conn = self.conn().await?;
-        let set = self.keys(id)[3].clone();
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let n: redis::RedisResult<u64> = redis::cmd("ZCOUNT")
-            .arg(set)
-            .arg(format!("({now_ms}"))
-            .arg("+inf")
-            .query_async(&mut conn)
-            .await;
-        n.map_err(|_| Unavailable)
     }
 }

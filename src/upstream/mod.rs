@@ -33,7 +33,6 @@ pub enum Reply {
     Streaming(Box<Exchange>),
 }
 
-/// Talks to providers on behalf of requests; one per config version.
 /// An attempt that failed: which provider, and the status its error maps to.
 #[derive(Debug, Clone)]
 pub struct Failed {
@@ -41,6 +40,7 @@ pub struct Failed {
     pub status: u16,
 }
 
+/// Talks to providers on behalf of requests; one per config version.
 pub struct Upstream {
     connector: Connector,
     resolver: Resolver,

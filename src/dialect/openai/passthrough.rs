@@ -99,7 +99,7 @@ impl ChatPassthrough {
         // Most events need no parse at all: with `include_usage` every chunk carries
         // `"usage":null`, and only the last one an object.
         let has_usage = has_object_member(data, b"\"usage\"");
-        self.saw_length |= finished_for_length(data);
+        self.saw_length = self.saw_length || finished_for_length(data);
         let maybe_error = memchr::memmem::find(data, b"\"error\"").is_some();
         if self.client_model.is_none() && !has_usage && !maybe_error {
             return Verdict::Keep;
@@ -236,6 +236,10 @@ impl StreamTranslator for ChatPassthrough {
 
     fn stop(&self) -> Option<Stop> {
         self.saw_length.then_some(Stop::MaxTokens)
+    }
+
+    fn errored(&self) -> bool {
+        self.saw_error
     }
 }
 

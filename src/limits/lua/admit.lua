@@ -63,14 +63,13 @@ local function window(key, width)
   end
   local moved = false
   while low < nowb - SLOTS do
-    local v = amount(key, low)
-    if v ~= 0 then
-      sum = sum - v
-      redis.call('HDEL', key, low)
-    end
+    sum = sum - amount(key, low)
+    redis.call('HDEL', key, low)
     low, moved = low + 1, true
   end
+  -- Buckets settled or refunded down to nothing go too, or a busy key's hash would grow.
   while sum > 0 and low < nowb and amount(key, low) <= 0 do
+    redis.call('HDEL', key, low)
     low, moved = low + 1, true
   end
   if sum <= 0 then sum, low = 0, nowb end
