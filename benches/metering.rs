@@ -48,7 +48,9 @@ fn metering(c: &mut Criterion) {
                 let charge = Charge {
                     account: Charge::account_of("k"),
                     budget: 1_000_000_000_000,
-                    reserve: prices.worst_case("gpt-4o", Some("g"), 1200, 4096),
+                    reserve: prices
+                        .worst_case("gpt-4o", Some("g"), 1200, 4096)
+                        .expect("priced"),
                 };
                 let (mut permit, _) = limiter
                     .admit(&[], 0, Some(black_box(&charge)))

@@ -6,11 +6,12 @@
 //!
 //! Keys are named by their configured `name`; a key's secret is never part of an answer.
 
-use crate::auth::digest;
+use crate::auth::{bearer, digest};
 use crate::config::Secret;
 use crate::gateway::Shared;
 use crate::limits::Balance;
 use crate::metering::ledger::{self, Credit, Entry};
+use crate::metering::usd;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response};
 use serde_json::{json, Value};
@@ -45,10 +46,7 @@ pub fn authorized(headers: &HeaderMap, token: &Secret) -> bool {
     let presented = headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        });
+        .and_then(bearer);
     presented.is_some_and(|p| digest(p) == digest(token.expose()))
 }
 
@@ -77,12 +75,6 @@ pub fn parse_usd(text: &str) -> Option<i64> {
     let frac: i64 = format!("{frac:0<6}").parse().ok()?;
     let micro = whole.checked_mul(1_000_000)?.checked_add(frac)?;
     Some(if negative { -micro } else { micro })
-}
-
-fn usd(micro: i64) -> String {
-    let sign = if micro < 0 { "-" } else { "" };
-    let m = micro.unsigned_abs();
-    format!("{sign}{}.{:06}", m / 1_000_000, m % 1_000_000)
 }
 
 fn balance_json(key: &str, b: &Balance) -> Value {
@@ -227,12 +219,20 @@ impl Api {
         // A credit is rare and must survive a crash right after it was acknowledged; the
         // wait for the disk is not the admin listener's thread's.
         let shared = self.shared.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Some(ledger) = &shared.ledger {
-                ledger.sync(Duration::from_secs(5));
-            }
+        let durable = tokio::task::spawn_blocking(move || {
+            shared
+                .ledger
+                .as_ref()
+                .is_none_or(|l| l.sync(Duration::from_secs(5)))
         })
-        .await;
+        .await
+        .unwrap_or(false);
+        if !durable {
+            return error(
+                500,
+                "credited, but the usage ledger could not be written to disk: check the server",
+            );
+        }
         tracing::info!(key = %name, amount_micro_usd = amount, "credit added");
         match self.shared.limits.balance(&name, budget).await {
             Ok(b) => json_response(200, &balance_json(&name, &b)),
@@ -280,8 +280,10 @@ impl Api {
         }
         // One more than asked for says whether there are more.
         q.limit = limit + 1;
-        let Some(path) = file else {
-            return self.usage_in_stream(&q, limit).await;
+        // With Redis the stream has every replica's lines; a file has this replica's only.
+        let path = match file {
+            Some(path) if !self.shared.limits.shared() => path,
+            _ => return self.usage_in_stream(&q, limit).await,
         };
         // The file is read off the async threads: it can be large.
         let found = tokio::task::spawn_blocking(move || {

@@ -3,7 +3,7 @@
 mod credential;
 mod keys;
 
-pub use credential::{credential, Ambiguous, Credential, KeySource};
+pub use credential::{bearer, credential, Ambiguous, Credential, KeySource};
 pub use keys::{ApiKey, KeyStore};
 
 use sha2::{Digest, Sha256};

@@ -3,7 +3,7 @@
 //! runs one of these on the side only to watch the stream).
 
 use super::errors::ErrorKind;
-use super::ir::{Event, Stop};
+use super::ir::{Delta, Event, Stop};
 use super::names::LongNames;
 use super::stream::{
     Ended, StreamDecoder, StreamEncoder, StreamEnd, StreamFault, StreamTranslator,
@@ -18,6 +18,8 @@ pub struct Converter {
     events: Vec<Event>,
     usage: Option<Usage>,
     stop: Option<Stop>,
+    errored: bool,
+    output_bytes: u64,
     /// The provider's terminal event (or in-band error) has been read.
     complete: bool,
     /// What the end of a cut stream completed (an open block closed), for `fail` to send
@@ -35,6 +37,8 @@ impl Converter {
             events: Vec::new(),
             usage: None,
             stop: None,
+            errored: false,
+            output_bytes: 0,
             complete: false,
             cut_tail: BytesMut::new(),
             names: LongNames::default(),
@@ -57,11 +61,18 @@ impl Converter {
             self.names.restore_event(&mut event);
             match &event {
                 Event::Usage(u) => self.usage = Some(*u),
+                Event::Delta {
+                    delta: Delta::Text(s) | Delta::Thinking(s) | Delta::ToolArguments(s),
+                    ..
+                } => self.output_bytes += s.len() as u64,
                 Event::Stop(stop) => {
                     self.stop = Some(stop.clone());
                     self.complete = true;
                 }
-                Event::Error { .. } => self.complete = true,
+                Event::Error { .. } => {
+                    self.errored = true;
+                    self.complete = true;
+                }
                 _ => {}
             }
             self.encoder.push(&event, &mut out);
@@ -113,6 +124,14 @@ impl StreamTranslator for Converter {
 
     fn stop(&self) -> Option<Stop> {
         self.stop.clone()
+    }
+
+    fn errored(&self) -> bool {
+        self.errored
+    }
+
+    fn output_bytes(&self) -> Option<u64> {
+        Some(self.output_bytes)
     }
 }
 

@@ -94,6 +94,14 @@ impl StreamTranslator for Passthrough {
     fn stop(&self) -> Option<Stop> {
         self.watch.stop()
     }
+
+    fn errored(&self) -> bool {
+        self.watch.errored()
+    }
+
+    fn output_bytes(&self) -> Option<u64> {
+        self.watch.output_bytes()
+    }
 }
 
 /// `run` with every `"model": <upstream>` member's value replaced by `client`. A `"model"`

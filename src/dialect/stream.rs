@@ -50,6 +50,16 @@ pub trait StreamTranslator: Send {
     fn stop(&self) -> Option<Stop> {
         None
     }
+
+    /// Whether the provider ended its stream with an error of its own (an in-band error event).
+    fn errored(&self) -> bool;
+
+    /// Bytes of generated content seen so far (text, thinking, tool-call arguments), for
+    /// estimating the output of a stream whose usage never came; `None` from a relay that
+    /// does not read the events' content.
+    fn output_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Reads a provider's streamed body in its dialect into internal events (the provider side of

@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 fn end_reason(ctx: &RequestCtx, status: u16) -> &'static str {
     match (&ctx.failure, ctx.error_kind) {
         (Some(f), _) if f.starts_with("client") => "client_disconnected",
-        (_, Some(ErrorKind::RateLimited)) => "rate_limited",
         (_, Some(ErrorKind::QuotaExhausted)) => "insufficient_balance",
-        // A provider failed it: before the answer, or in the middle of a stream.
+        // A provider failed it (its own 429 included): before the answer, or in the middle of
+        // a stream.
         (Some(_), _) if ctx.provider.is_some() => "upstream_error",
+        (_, Some(ErrorKind::RateLimited)) => "rate_limited",
         (None, _) if (200..300).contains(&status) => match ctx.stop {
             Some(Stop::MaxTokens) => "length",
             Some(Stop::ContentFilter) => "content_filter",
@@ -34,10 +35,21 @@ fn between(a: Option<Instant>, b: Option<Instant>) -> Option<Duration> {
     Some(b?.saturating_duration_since(a?))
 }
 
-/// Usage for a request whose provider answered but reported none: estimated. A request
-/// cancelled before its provider's first byte is estimated (its prompt alone) only when the
-/// config charges for those.
+/// Usage for a request whose provider answered but reported none, or only part of it before
+/// its stream was cut: estimated. A request cancelled before its provider's first byte is
+/// estimated (its prompt alone) only when the config charges for those.
 fn estimate_unreported(shared: &Shared, ctx: &mut RequestCtx, end: &'static str) {
+    let cut = ctx.stream && !ctx.stream_complete;
+    if let (Some(usage), Some(content), true) = (&mut ctx.usage, ctx.output_bytes, cut) {
+        // A stream cut short reported its usage so far only (Anthropic's first event says one
+        // output token): what was generated counts, if that was more.
+        let generated = content.div_ceil(4);
+        if generated > usage.output_total {
+            usage.output_total = generated;
+            ctx.estimated = true;
+        }
+        return;
+    }
     if ctx.usage.is_some() {
         return;
     }
@@ -52,7 +64,11 @@ fn estimate_unreported(shared: &Shared, ctx: &mut RequestCtx, end: &'static str)
         && ctx.timing.upstream_start.is_some()
         && shared.config.metering.charge_cancelled;
     if answered || cancelled {
-        let sent = if answered { ctx.sent } else { 0 };
+        let sent = match (answered, ctx.output_bytes) {
+            (false, _) => 0,
+            (true, Some(content)) => content,
+            (true, None) => ctx.sent,
+        };
         ctx.usage = Some(crate::metering::estimate(body, sent));
         ctx.estimated = true;
     }

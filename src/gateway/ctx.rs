@@ -62,6 +62,10 @@ pub struct RequestCtx {
     pub body: Option<Bytes>,
     /// Bytes of the answer written to the client.
     pub sent: u64,
+    /// Bytes of generated content in a streamed answer, where the relay counted them.
+    pub output_bytes: Option<u64>,
+    /// The provider's stream reached its terminal event: its last usage is final.
+    pub stream_complete: bool,
     pub timing: Timing,
     /// Why the request did not end well, for the log line.
     pub failure: Option<String>,
@@ -100,6 +104,8 @@ impl RequestCtx {
             stop: None,
             body: None,
             sent: 0,
+            output_bytes: None,
+            stream_complete: false,
             timing: Timing::default(),
             failure: None,
             held: Vec::new(),
@@ -117,7 +123,10 @@ impl RequestCtx {
     /// Settles every token reservation to the usage the provider reported, and ends the
     /// leases: once the client has its last byte, or when the request is logged.
     pub fn settle(&mut self) {
-        let used = self.usage.map(|u| u.input_total + u.output_total);
+        // The provider's numbers: never trusted not to overflow.
+        let used = self
+            .usage
+            .map(|u| u.input_total.saturating_add(u.output_total));
         for p in &mut self.permits {
             p.settle(used);
         }

@@ -318,23 +318,51 @@ async fn admit(
     let scopes = limits.client_scopes(&key.name);
     let counted =
         Limiter::counts_tokens(&scopes) || candidates.iter().any(|p| p.limits.tpm.is_some());
-    let max_output = client.max_output_tokens(body);
-    let prompt = (counted || key.budget_micro_usd.is_some()).then(|| estimate::prompt_tokens(body));
-    let tokens = match prompt {
-        Some(prompt) if counted => estimate::reservation(prompt, max_output, limits.output_reserve),
-        _ => 0,
+    // The body is scanned for its size in tokens only when something counts them.
+    let charged = key.budget_micro_usd.is_some();
+    let (prompt, max_output) = if counted || charged {
+        (
+            estimate::prompt_tokens(body),
+            client.max_output_tokens(body),
+        )
+    } else {
+        (0, None)
     };
-    // The balance must cover the whole answer the client allows, not the rate limits' cap.
-    let charge = key.budget_micro_usd.map(|budget| Charge {
-        account: Charge::account_of(&key.name),
-        budget,
-        reserve: shared.prices.worst_case(
-            ctx.model.as_deref().unwrap_or_default(),
-            key.group.as_deref(),
-            prompt.unwrap_or(0),
-            max_output.unwrap_or(limits.output_reserve),
-        ),
-    });
+    let tokens = if counted {
+        estimate::reservation(prompt, max_output, limits.output_reserve)
+    } else {
+        0
+    };
+    let charge = match key.budget_micro_usd {
+        Some(budget) => {
+            let model = ctx.model.as_deref().unwrap_or_default();
+            // The balance must cover the whole answer the client allows, not the rate limits'
+            // cap. A model without a price would cost a budgeted key nothing, forever.
+            let reserve = shared
+                .prices
+                .worst_case(
+                    model,
+                    key.group.as_deref(),
+                    prompt,
+                    max_output.unwrap_or(limits.output_reserve),
+                )
+                .ok_or_else(|| {
+                    GatewayError::new(
+                        ErrorKind::Forbidden,
+                        format!(
+                            "The model `{}` has no price, and this key's use is limited by its budget.",
+                            clip(model)
+                        ),
+                    )
+                })?;
+            Some(Charge {
+                account: Charge::account_of(&key.name),
+                budget,
+                reserve,
+            })
+        }
+        None => None,
+    };
     let admitted = limits.admit(&scopes, tokens, charge.as_ref()).await;
     let (permit, quota) = admitted.map_err(|refusal| {
         let quota = match &refusal {

@@ -34,6 +34,11 @@ pub async fn client_gone(session: &mut Session) {
 fn noted(ctx: &mut RequestCtx, translator: &dyn StreamTranslator) {
     ctx.usage = translator.usage();
     ctx.stop = translator.stop();
+    ctx.output_bytes = translator.output_bytes();
+    ctx.stream_complete = translator.is_complete();
+    if translator.errored() && ctx.failure.is_none() {
+        ctx.failure = Some("the provider ended the stream with an error".into());
+    }
     ctx.timing.upstream_end = Some(std::time::Instant::now());
 }
 

@@ -2,9 +2,11 @@
 //! added to a key, appended to `state.usage_log` by a thread of its own, in batches, off the
 //! request path. Balances kept in process are rebuilt from it at start ([`replay`]).
 //!
-//! Lines are written as they come and the file is fsynced every `metering.ledger_fsync`;
-//! a graceful stop flushes and fsyncs before the process exits, so SIGTERM loses nothing and
-//! SIGKILL at most what arrived since the last fsync.
+//! Lines reach the operating system in batches at most 10 ms apart, and the file is fsynced
+//! every `metering.ledger_fsync`. A graceful stop writes and fsyncs everything before the
+//! process exits, so SIGTERM loses nothing; a killed process loses at most its last batch (the
+//! kernel keeps what was written); a machine that goes down loses at most what arrived since
+//! the last fsync.
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -143,16 +145,20 @@ pub struct Query {
 impl Query {
     /// `line` as JSON, if it is one this query wants.
     pub fn pick(&self, line: &[u8]) -> Option<serde_json::Value> {
+        // Borrowed where the JSON has no escapes, owned where it has (a key named `a"b`).
         #[derive(Deserialize)]
         struct Head<'a> {
-            key: &'a str,
-            ts: &'a str,
+            #[serde(borrow)]
+            key: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            ts: std::borrow::Cow<'a, str>,
         }
         let h = serde_json::from_slice::<Head<'_>>(line).ok()?;
         // Every line's time has one format (milliseconds, `Z`), so text order is time order.
-        let wanted = self.key.as_deref().is_none_or(|k| k == h.key)
-            && self.from.as_deref().is_none_or(|f| h.ts >= f)
-            && self.to.as_deref().is_none_or(|t| h.ts < t);
+        let (key, ts) = (h.key.as_ref(), h.ts.as_ref());
+        let wanted = self.key.as_deref().is_none_or(|k| k == key)
+            && self.from.as_deref().is_none_or(|f| ts >= f)
+            && self.to.as_deref().is_none_or(|t| ts < t);
         wanted.then(|| serde_json::from_slice(line).ok()).flatten()
     }
 }
@@ -178,8 +184,8 @@ pub fn query(path: &Path, q: &Query) -> std::io::Result<Vec<serde_json::Value>> 
 
 enum Msg {
     Record(Entry),
-    /// Write and fsync everything before, then say so.
-    Sync(SyncSender<()>),
+    /// Write and fsync everything before, then say whether that worked.
+    Sync(SyncSender<bool>),
 }
 
 pub struct Ledger {
@@ -215,7 +221,7 @@ impl Ledger {
     /// Waits until everything appended so far is on disk (at most `within`).
     pub fn sync(&self, within: Duration) -> bool {
         let (done, wait) = mpsc::sync_channel(1);
-        self.tx.send(Msg::Sync(done)).is_ok() && wait.recv_timeout(within).is_ok()
+        self.tx.send(Msg::Sync(done)).is_ok() && wait.recv_timeout(within) == Ok(true)
     }
 }
 
@@ -235,7 +241,12 @@ fn write_loop(file: File, rx: Receiver<Msg>, fsync_every: Duration) {
             std::thread::sleep(GATHER);
         } else {
             // Idle: wait for a line, or for the time to fsync what is written.
-            match rx.recv_timeout(fsync_every) {
+            let wait = if dirty {
+                fsync_every.saturating_sub(synced.elapsed())
+            } else {
+                fsync_every
+            };
+            match rx.recv_timeout(wait) {
                 Ok(m) => batch.push(m),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => open = false,
@@ -268,18 +279,23 @@ fn write_loop(file: File, rx: Receiver<Msg>, fsync_every: Duration) {
             }
         }
         // One write per batch; an fsync when asked for or due.
-        if let Err(e) = out.flush() {
-            tracing::error!(error = %e, "writing the usage ledger failed");
-        }
+        let mut ok = match out.flush() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "writing the usage ledger failed");
+                false
+            }
+        };
         if dirty && (!acks.is_empty() || !open || synced.elapsed() >= fsync_every) {
             if let Err(e) = out.get_ref().sync_data() {
                 tracing::error!(error = %e, "syncing the usage ledger failed");
+                ok = false;
             }
             synced = Instant::now();
-            dirty = false;
+            dirty = !ok;
         }
         for ack in acks {
-            let _ = ack.send(());
+            let _ = ack.send(ok);
         }
     }
 }

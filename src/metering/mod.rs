@@ -41,9 +41,16 @@ pub fn cost(price: &Price, usage: &Usage, multiplier_ppm: u64) -> i64 {
     i64::try_from(micro).unwrap_or(i64::MAX)
 }
 
+/// Micro-USD as US dollars with all six decimals: `-1.500000`.
+pub fn usd(micro: i64) -> String {
+    let sign = if micro < 0 { "-" } else { "" };
+    let m = micro.unsigned_abs();
+    format!("{sign}{}.{:06}", m / 1_000_000, m % 1_000_000)
+}
+
 /// The usage of an answer whose provider reported none: the prompt estimated from the request
-/// body, the answer from the bytes the client got of it (both at about four bytes a token, so
-/// the JSON around the text makes them err high).
+/// body, the answer from `answer_bytes` (its generated content where that was counted, else
+/// the bytes the client got), both at about four bytes a token.
 pub fn estimate(request: &[u8], answer_bytes: u64) -> Usage {
     Usage {
         input_total: estimate::prompt_tokens(request),
@@ -65,17 +72,21 @@ impl PriceBook {
     }
 
     /// The most a request for `model` by a key of `group` can cost with `input` prompt tokens
-    /// and at most `output` answer tokens: what its key's balance must hold to admit it (0
+    /// and at most `output` answer tokens: what its key's balance must hold to admit it (`None`
     /// for a model without a price).
-    pub fn worst_case(&self, model: &str, group: Option<&str>, input: u64, output: u64) -> i64 {
+    pub fn worst_case(
+        &self,
+        model: &str,
+        group: Option<&str>,
+        input: u64,
+        output: u64,
+    ) -> Option<i64> {
         let usage = Usage {
             input_total: input,
             output_total: output,
             ..Usage::default()
         };
-        let Some(price) = self.prices.get(model) else {
-            return 0;
-        };
+        let price = self.prices.get(model)?;
         // The dearest way those input tokens could be billed.
         let dearest = Price {
             input: price
@@ -84,7 +95,7 @@ impl PriceBook {
                 .max(price.cached_input.unwrap_or(0)),
             ..*price
         };
-        cost(&dearest, &usage, self.multiplier(group))
+        Some(cost(&dearest, &usage, self.multiplier(group)))
     }
 
     fn multiplier(&self, group: Option<&str>) -> u64 {
