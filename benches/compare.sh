@@ -14,10 +14,10 @@ cd "$(dirname "$0")/.."
 . benches/wrk.sh
 if ! command -v nginx >/dev/null && ! [ -x /usr/sbin/nginx ]; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  $SUDO apt-get install -y -qq nginx-light >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq nginx-light >/dev/null
 fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-bench_setup compare "${1:-}" 32 --test
+bench_setup compare "${1:-}" 32
 shift || true
 levels=(1 32)
 [ $# -gt 0 ] && levels=("$@")
@@ -84,7 +84,9 @@ RUST_LOG=info taskset -c "$proxy_core" target/release/tollgate serve -c "$work/t
 pids+=($!)
 
 for port in "$mock_port" "$nginx_port" "$pingora_port" "$tg_port"; do
-  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  up=0
+  for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { up=1; break; }; sleep 0.1; done
+  [ $up = 1 ] || { echo "nothing listens on $port; logs in $work" >&2; cat "$work"/*.log >&2; exit 1; }
 done
 
 report "# proxies pinned to core $proxy_core, wrk and the mock to cores $load_cores"

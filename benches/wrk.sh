@@ -54,8 +54,12 @@ start_mock() {
 }
 start_redis() {
   redis_port=$(free_port)
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >/dev/null &
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    >"$work/redis.log" 2>&1 &
   pids+=($!)
+  # Not up, the "redis" rows would quietly measure in-process limits (fail_open).
+  for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  echo "redis-server did not start" >&2; cat "$work/redis.log" >&2; exit 1
 }
 
 # start_tollgate NAME < CONFIG: tollgate in front of the mock (as the provider of gpt-4o-mini),

@@ -22,7 +22,7 @@ const ADMIN: &str = "admin-token-for-tests-0123456789";
 fn config(m: &MockProvider, state: &str) -> String {
     format!(
         "state: {{ {state} }}\nmetering: {{ ledger_fsync: 100ms }}\nadmin: {{ token: {ADMIN} }}\nproviders:\n{}keys:\n  - {{ key: {KEY}, name: tester, budget_usd: 10 }}\n  - {{ key: sk-free-key-0001, name: free }}\npricing:\n  gpt-4o-mini: {{ input: 0, output: 0, per_request: 1.00 }}\n",
-        provider("alpha", &m.base_url(), "[gpt-4o-mini]", ""),
+        provider("alpha", &m.base_url(), "[gpt-4o-mini, gpt-4o]", ""),
     )
 }
 
@@ -50,15 +50,13 @@ async fn admin(
     send(gw.admin, method, path, &headers, &body).await
 }
 
+/// An admin GET with the right token.
+async fn admin_get(gw: &TestGateway, path: &str) -> Response {
+    admin(gw, "GET", path, Some(ADMIN), &Value::Null).await
+}
+
 async fn balance(gw: &TestGateway) -> Value {
-    let r = admin(
-        gw,
-        "GET",
-        "/admin/keys/tester/balance",
-        Some(ADMIN),
-        &Value::Null,
-    )
-    .await;
+    let r = admin_get(gw, "/admin/keys/tester/balance").await;
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()
 }
@@ -108,6 +106,19 @@ async fn fifty_concurrent_requests_cannot_overdraw_a_balance_that_covers_ten() {
     });
     let gw = TestGateway::start(&config(&m, &ledger_state(dir.path()))).await;
     fifty_at_once(&gw, &m).await;
+    // A model without a price would cost it nothing: a budgeted key may not use one.
+    let r = chat(gw.addr, KEY, &hello("gpt-4o")).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.json()["error"]["message"],
+        "The model `gpt-4o` has no price, and this key's use is limited by its budget."
+    );
+    assert_eq!(
+        chat(gw.addr, "sk-free-key-0001", &hello("gpt-4o"))
+            .await
+            .status,
+        200
+    );
     // A key without a budget is not limited by money.
     assert_eq!(
         chat(gw.addr, "sk-free-key-0001", &hello("gpt-4o-mini"))
@@ -130,7 +141,8 @@ async fn through_redis_two_replicas_cannot_overdraw_a_balance_together() {
     let two = TestGateway::start(&config(&m, &state)).await;
     let statuses = hellos_at_once(&[one.addr, two.addr], 50).await;
     let ok = statuses.iter().filter(|&&s| s == 200).count();
-    assert_eq!(ok, 10, "{statuses:?}");
+    let refused = statuses.iter().filter(|&&s| s == 429).count();
+    assert_eq!((ok, refused), (10, 40), "{statuses:?}");
     assert_eq!(m.requests().len(), 10);
     // Both replicas see one balance.
     for gw in [&one, &two] {
@@ -155,7 +167,7 @@ async fn through_redis_two_replicas_cannot_overdraw_a_balance_together() {
     let usage = |query: &'static str| {
         let one = &one;
         async move {
-            let r = admin(one, "GET", query, Some(ADMIN), &Value::Null).await;
+            let r = admin_get(one, query).await;
             assert_eq!(r.status, 200, "{}", r.text());
             r.json()
         }
@@ -204,6 +216,8 @@ async fn a_used_up_key_is_told_so_in_its_own_dialect_before_any_provider_is_call
     let mut small = hello("gpt-4o-mini");
     small["max_tokens"] = json!(50);
     assert_eq!(chat(gw.addr, KEY, &small).await.status, 200);
+    // Charged when it is logged, just after the client has its answer.
+    gw.log_with("cost_micro_usd=38").await;
     let r = chat(gw.addr, KEY, &hello("gpt-4o-mini")).await;
     assert_eq!(r.status, 429, "{}", r.text());
     assert_eq!(
@@ -240,7 +254,10 @@ async fn the_admin_api_wants_its_token_and_never_shows_a_secret() {
             assert_eq!(r.header("www-authenticate"), Some("Bearer"));
         }
     }
+    // Everything the admin API says is kept, to look for secrets in at the end.
+    let mut said = String::new();
     let b = settled(&gw).await;
+    said.push_str(&b.to_string());
     assert_eq!(
         b,
         json!({"key": "tester", "budget_micro_usd": 10_000_000, "credit_micro_usd": 0,
@@ -256,6 +273,7 @@ async fn the_admin_api_wants_its_token_and_never_shows_a_secret() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
+    said.push_str(&r.text());
     assert_eq!(r.json()["available_micro_usd"], 11_500_000);
     for (body, status) in [
         (json!({"amount_usd": "1.0000001"}), 400),
@@ -265,35 +283,15 @@ async fn the_admin_api_wants_its_token_and_never_shows_a_secret() {
         let r = admin(&gw, "POST", "/admin/keys/tester/credit", Some(ADMIN), &body).await;
         assert_eq!(r.status, status, "{body}: {}", r.text());
     }
-    let r = admin(
-        &gw,
-        "GET",
-        "/admin/keys/nobody/balance",
-        Some(ADMIN),
-        &Value::Null,
-    )
-    .await;
+    let r = admin_get(&gw, "/admin/keys/nobody/balance").await;
     assert_eq!(r.status, 404);
-    let r = admin(
-        &gw,
-        "GET",
-        "/admin/keys/free/balance",
-        Some(ADMIN),
-        &Value::Null,
-    )
-    .await;
+    let r = admin_get(&gw, "/admin/keys/free/balance").await;
     assert_eq!(r.status, 409);
 
     // The usage of a key over a time range: its request and its credit.
-    let r = admin(
-        &gw,
-        "GET",
-        &format!("/admin/usage?key=tester&from={started}"),
-        Some(ADMIN),
-        &Value::Null,
-    )
-    .await;
+    let r = admin_get(&gw, &format!("/admin/usage?key=tester&from={started}")).await;
     assert_eq!(r.status, 200, "{}", r.text());
+    said.push_str(&r.text());
     let lines = r.json()["data"].as_array().unwrap().clone();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert_eq!(lines[0]["kind"], "request");
@@ -301,28 +299,13 @@ async fn the_admin_api_wants_its_token_and_never_shows_a_secret() {
     assert_eq!(lines[1]["kind"], "credit");
     assert_eq!(lines[1]["amount_micro_usd"], 2_500_000);
     assert_eq!(lines[1]["note"], "top-up");
-    let r = admin(
-        &gw,
-        "GET",
-        "/admin/usage?key=tester&to=2000-01-01T00:00:00Z",
-        Some(ADMIN),
-        &Value::Null,
-    )
-    .await;
+    let r = admin_get(&gw, "/admin/usage?key=tester&to=2000-01-01T00:00:00Z").await;
     assert_eq!(r.json()["data"], json!([]));
-    let r = admin(
-        &gw,
-        "GET",
-        "/admin/usage?key=free",
-        Some(ADMIN),
-        &Value::Null,
-    )
-    .await;
+    let r = admin_get(&gw, "/admin/usage?key=free").await;
     assert_eq!(r.json()["data"], json!([]));
     // Nothing the admin API said, and nothing in the ledger, holds a key's secret.
     let everything = format!(
-        "{}{}",
-        r.text(),
+        "{said}{}",
         std::fs::read_to_string(dir.path().join("usage.jsonl")).unwrap()
     );
     assert!(
@@ -333,14 +316,7 @@ async fn the_admin_api_wants_its_token_and_never_shows_a_secret() {
 
     // Without a token in the config there is no admin API; health and metrics stay.
     let plain = gateway_for(&m, "").await;
-    let r = admin(
-        &plain,
-        "GET",
-        "/admin/keys/tester/balance",
-        Some(ADMIN),
-        &Value::Null,
-    )
-    .await;
+    let r = admin_get(&plain, "/admin/keys/tester/balance").await;
     assert_eq!(r.status, 404);
     assert_eq!(
         send(plain.admin, "GET", "/healthz", &[], b"").await.status,
@@ -353,7 +329,7 @@ async fn the_admin_api_wants_its_token_and_never_shows_a_secret() {
 }
 
 #[tokio::test]
-async fn balances_survive_a_restart_and_a_kill_loses_at_most_the_flush_window() {
+async fn balances_survive_a_restart_and_a_kill_keeps_every_line_written() {
     let dir = tempfile::tempdir().unwrap();
     let m = mock("alpha").await;
     let yaml = config(&m, &ledger_state(dir.path()));
@@ -378,12 +354,12 @@ async fn balances_survive_a_restart_and_a_kill_loses_at_most_the_flush_window() 
     let mut gw = TestGateway::start(&yaml).await;
     assert_eq!(balance(&gw).await, before);
 
-    // SIGKILL: what was flushed survives; the config flushes every 100 ms.
+    // SIGKILL: every line the ledger has written survives it (3 requests, the credit, 2 more).
     for _ in 0..2 {
         assert_eq!(chat(gw.addr, KEY, &hello("gpt-4o-mini")).await.status, 200);
     }
     let before_kill = settled(&gw).await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    ledger_lines(&dir.path().join("usage.jsonl"), 6).await;
     gw.signal("KILL");
     gw.wait_exit(Duration::from_secs(10)).await;
     let gw = TestGateway::start(&yaml).await;

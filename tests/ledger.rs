@@ -25,6 +25,8 @@ async fn every_admitted_request_has_exactly_one_record_on_disk_after_sigterm() {
     let mut streamed = open_stream(&gw, &streaming("gpt-4o-mini")).await;
     streamed.read_until("[DONE]").await;
     drop(streamed);
+    // The stream is logged (and its record written) just after its last byte: in order.
+    gw.log_lines_with("tollgate::access", 2).await;
     assert_eq!(chat(gw.addr, KEY, &hello("gpt-4o-mini")).await.status, 429);
     // Never admitted (no key): no record.
     assert_eq!(

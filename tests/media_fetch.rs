@@ -162,6 +162,7 @@ async fn urls_that_cannot_be_fetched_are_refused_with_why() {
             "only http and https URLs are fetched".into(),
         ),
     ];
+    let cases_count = cases.len();
     for (url, why) in cases {
         let r = chat(gw.addr, KEY, &ask_about("m-gemini", &[url.as_str()])).await;
         assert_eq!(r.status, 400, "{url}: {}", r.text());
@@ -186,8 +187,9 @@ async fn urls_that_cannot_be_fetched_are_refused_with_why() {
         )
     );
     // Once the request's line is in, the signed URL's secret is nowhere in the log.
+    let lines = cases_count + 1;
     assert!(!gw
-        .log_with("Could not fetch the image")
+        .log_lines_with("Could not fetch the image", lines)
         .await
         .contains("s3cr3t"));
     assert!(m.requests().is_empty(), "nothing reached the provider");

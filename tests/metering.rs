@@ -14,7 +14,7 @@ use common::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tollgate_mock::ExtraUsage;
 
 const DIALECTS: [&str; 4] = ["openai", "openai-responses", "anthropic", "gemini"];
@@ -52,28 +52,6 @@ async fn gateway(log: &Path, metering: &str) -> (MockProvider, TestGateway) {
 async fn ask(gw: &TestGateway, client: &str, provider: &str, stream: bool) {
     let r = ask_as(gw.addr, client, &format!("m-{provider}"), stream).await;
     assert_eq!(r.status, 200, "{client} <- {provider}: {}", r.text());
-}
-
-/// The ledger's lines once it holds `n` of them.
-async fn ledger(log: &Path, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        let lines: Vec<Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        if lines.len() >= n {
-            assert_eq!(lines.len(), n, "{text}");
-            return lines;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {n} lines:\n{text}",
-            lines.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// What the mock reports for "Be brief." and "say hi please" answered with "Hello from
@@ -120,11 +98,11 @@ async fn every_pair_streamed_or_not_records_the_provider_s_usage_and_its_exact_c
                 ask(&gw, client, provider, stream).await;
                 asked.push((client, provider, stream));
                 // One at a time, so that the ledger's order is the asking order.
-                ledger(&log, asked.len()).await;
+                ledger_lines(&log, asked.len()).await;
             }
         }
     }
-    let lines = ledger(&log, 32).await;
+    let lines = ledger_lines(&log, 32).await;
     for (line, (client, provider, stream)) in lines.iter().zip(&asked) {
         let pair = format!("{client} <- {provider}, stream {stream}");
         assert_eq!(line["kind"], "request", "{pair}");
@@ -161,7 +139,7 @@ async fn a_client_that_leaves_after_the_first_event_is_billed_the_provider_s_fin
         // the rest sent first, it could still fit in the closed socket's buffer.
         tokio::time::sleep(Duration::from_millis(300)).await;
         hold.add_permits(1);
-        let lines = ledger(&log, i + 1).await;
+        let lines = ledger_lines(&log, i + 1).await;
         let line = &lines[i];
         assert_eq!(line["end"], "client_disconnected", "{provider}: {line}");
         assert_eq!(line["estimated"], false, "{provider}: {line}");
@@ -213,7 +191,7 @@ async fn metrics_parse_as_prometheus_text_and_agree_with_the_ledger() {
             ask(&gw, "openai", provider, stream).await;
         }
     }
-    let lines = ledger(&log, 8).await;
+    let lines = ledger_lines(&log, 8).await;
     let page = send(gw.admin, "GET", "/metrics", &[], b"").await.text();
     let samples = parse_metrics(&page);
     let get = |name: &str| samples.get(name).copied().unwrap_or(0.0);
@@ -277,7 +255,7 @@ async fn a_request_cancelled_before_the_provider_s_first_byte_costs_nothing_unle
         let conn = open_as(gw.addr, "openai", "m-openai", false);
         // The client gives up while the provider has not answered yet.
         let _ = tokio::time::timeout(Duration::from_millis(300), conn).await;
-        let line = &ledger(&log, 1).await[0];
+        let line = &ledger_lines(&log, 1).await[0];
         assert_eq!(line["end"], "client_disconnected", "{line}");
         assert_eq!(line["cost_micro_usd"], cost, "{line}");
         if charge {

@@ -152,6 +152,28 @@ pub async fn hellos_at_once(addrs: &[SocketAddr], n: usize) -> Vec<u16> {
     statuses
 }
 
+/// The lines of the usage ledger at `log` once it holds `n` of them (and not more).
+pub async fn ledger_lines(log: &std::path::Path, n: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() >= n {
+            assert_eq!(lines.len(), n, "{text}");
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} lines:\n{text}",
+            lines.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// The Python that runs the SDK clients and the Prometheus parser: `$TOLLGATE_PYTHON`, else
 /// `.venv/bin/python` (what `scripts/test` installs), else `python3`.
 pub fn python() -> String {
