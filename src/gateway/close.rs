@@ -159,25 +159,26 @@ pub(super) fn close(shared: &Shared, session: &Session, ctx: &mut RequestCtx) {
         shared.record(Entry::Request(Box::new(record)));
     }
 
+    let Some(mut line) = crate::logging::AccessLine::start() else {
+        return;
+    };
     let usage = ctx.usage.unwrap_or_default();
     let req = session.req_header();
-    tracing::info!(
-        target: "tollgate::access",
-        method = %clip(req.method.as_str()),
-        path = &*clip(req.uri.path()),
-        status,
-        route = ctx.route.map_or("-", Route::label),
-        key = ctx.key_name.as_deref().unwrap_or("-"),
-        model = &*clip(ctx.model.as_deref().unwrap_or("-")),
-        provider = ctx.provider.as_deref().unwrap_or("-"),
-        stream = ctx.stream,
-        attempts = ctx.attempts,
-        retry = ctx.retry.map_or("-", Retry::as_str),
-        input_tokens = usage.input_total,
-        output_tokens = usage.output_total,
-        estimated = ctx.estimated,
-        cost_micro_usd = cost.unwrap_or(0),
-        ms = total.as_millis() as u64,
-        failure = &*clip(ctx.failure.as_deref().unwrap_or("")),
-    );
+    line.plain("method", clip(req.method.as_str()))
+        .text("path", &clip(req.uri.path()))
+        .plain("status", status)
+        .text("route", ctx.route.map_or("-", Route::label))
+        .text("key", ctx.key_name.as_deref().unwrap_or("-"))
+        .text("model", &clip(ctx.model.as_deref().unwrap_or("-")))
+        .text("provider", ctx.provider.as_deref().unwrap_or("-"))
+        .plain("stream", ctx.stream)
+        .plain("attempts", ctx.attempts)
+        .text("retry", ctx.retry.map_or("-", Retry::as_str))
+        .plain("input_tokens", usage.input_total)
+        .plain("output_tokens", usage.output_total)
+        .plain("estimated", ctx.estimated)
+        .plain("cost_micro_usd", cost.unwrap_or(0))
+        .plain("ms", total.as_millis() as u64)
+        .text("failure", &clip(ctx.failure.as_deref().unwrap_or("")));
+    line.write();
 }
