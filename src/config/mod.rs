@@ -96,22 +96,36 @@ pub struct Endpoint {
     pub port: u16,
     /// The base URL's path without a trailing slash, e.g. `/v1`.
     pub base_path: String,
+    /// The `Host` header value, made once: every request to the provider carries it.
+    authority: String,
 }
 
 impl Endpoint {
-    /// The `Host` header value: the port is left out when it is the scheme's default.
-    pub fn authority(&self) -> String {
-        let default = if self.tls { 443 } else { 80 };
-        let host = if self.host.contains(':') {
-            format!("[{}]", self.host)
+    pub fn new(tls: bool, host: &str, port: u16, base_path: &str) -> Self {
+        let default = if tls { 443 } else { 80 };
+        let bracketed = if host.contains(':') {
+            format!("[{host}]")
         } else {
-            self.host.clone()
+            host.to_string()
         };
-        if self.port == default {
-            host
+        // The port is left out when it is the scheme's default.
+        let authority = if port == default {
+            bracketed
         } else {
-            format!("{host}:{}", self.port)
+            format!("{bracketed}:{port}")
+        };
+        Endpoint {
+            tls,
+            host: host.to_string(),
+            port,
+            base_path: base_path.to_string(),
+            authority,
         }
+    }
+
+    /// The `Host` header value.
+    pub fn authority(&self) -> &str {
+        &self.authority
     }
 }
 

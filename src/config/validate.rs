@@ -343,15 +343,12 @@ fn endpoint(at: &str, url: &str) -> Check<Endpoint> {
     if uri.query().is_some() {
         return fail(at, "expected no query string in the base URL");
     }
-    Ok(Endpoint {
+    Ok(Endpoint::new(
         tls,
-        host: host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string(),
-        port: uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
-        base_path: uri.path().trim_end_matches('/').to_string(),
-    })
+        host.trim_start_matches('[').trim_end_matches(']'),
+        uri.port_u16().unwrap_or(if tls { 443 } else { 80 }),
+        uri.path().trim_end_matches('/'),
+    ))
 }
 
 /// The shortest secret accepted: shorter ones can be guessed, and masking them out of provider

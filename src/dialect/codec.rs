@@ -6,7 +6,7 @@
 
 use super::errors::{render, ErrorKind, RenderedError};
 use super::ir::{Answer, Block, Extras, Request};
-use super::json::top_level_span;
+use super::json::{top_level_span, top_level_spans};
 use super::stream::{StreamDecoder, StreamEncoder};
 use super::{anthropic, gemini, names, openai, responses, Dialect, InvalidRequest};
 use bytes::Bytes;
@@ -62,7 +62,10 @@ const OPENAI_RATE_LIMITS: RateLimitHeaders = RateLimitHeaders {
 
 /// A top-level number member of a JSON object, found without parsing the rest.
 fn number_member(body: &[u8], name: &str) -> Option<u64> {
-    let span = top_level_span(body, name)?;
+    number_at(body, top_level_span(body, name)?)
+}
+
+fn number_at(body: &[u8], span: std::ops::Range<usize>) -> Option<u64> {
     std::str::from_utf8(&body[span]).ok()?.trim().parse().ok()
 }
 
@@ -187,7 +190,11 @@ impl Codec for OpenAiChat {
         Dialect::OpenAiChat
     }
     fn max_output_tokens(&self, body: &[u8]) -> Option<u64> {
-        number_member(body, "max_completion_tokens").or_else(|| number_member(body, "max_tokens"))
+        // One pass for both names: every request is read for them.
+        let [completion, max] = top_level_spans(body, ["max_completion_tokens", "max_tokens"])?;
+        completion
+            .and_then(|s| number_at(body, s))
+            .or_else(|| max.and_then(|s| number_at(body, s)))
     }
     fn upstream_path(&self, _model: &str, _stream: bool) -> String {
         "/chat/completions".into()

@@ -92,7 +92,15 @@ pub fn answer_for_client(body: Bytes, client_model: Option<&str>) -> Option<Chat
     let [model, usage] = top_level_spans(&body, ["model", "usage"])?;
     let usage = usage.and_then(|s| Usage::from_openai_json(&body[s]));
     let body = match (client_model, model) {
-        (Some(name), Some(span)) => splice(&body, span, string_literal(name).as_bytes()),
+        (Some(name), Some(span)) => {
+            let literal = string_literal(name);
+            // Most answers already carry the client's name: no copy of the body for them.
+            if body[span.clone()] == *literal.as_bytes() {
+                body
+            } else {
+                splice(&body, span, literal.as_bytes())
+            }
+        }
         _ => body,
     };
     let length = passthrough::finished_for_length(&body);
