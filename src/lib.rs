@@ -23,4 +23,5 @@ pub mod metrics;
 pub mod redact;
 pub mod routing;
 pub mod server;
+pub mod trim;
 pub mod upstream;

@@ -21,6 +21,7 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     for addr in config.listen.iter().chain(config.admin_listen.iter()) {
         std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     }
+    crate::trim::start();
     let conf = ServerConf {
         threads: config.server.threads,
         // Pingora sleeps this long after SIGTERM before stopping its runtimes; the drain
