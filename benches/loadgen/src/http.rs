@@ -109,6 +109,8 @@ impl Conn {
         mut on_event: impl FnMut(Instant) -> ControlFlow<()>,
     ) -> io::Result<Option<Outcome>> {
         self.stream.write_all(&req.bytes).await?;
+        // Body bytes that came with the head arrived when the head did.
+        let mut now = Instant::now();
         let (status, framing, close, head_len) = loop {
             let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut resp = httparse::Response::new(&mut headers);
@@ -124,9 +126,9 @@ impl Conn {
                             .find(|h| h.name.eq_ignore_ascii_case(name))
                             .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
                     };
-                    let framing = if header("transfer-encoding")
-                        .is_some_and(|v| v.contains("chunked"))
-                    {
+                    let framing = if status == 204 || status == 304 {
+                        Framing::Length(0)
+                    } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
                         Framing::Chunked
                     } else if let Some(len) = header("content-length") {
                         Framing::Length(len.trim().parse().map_err(|_| bad("bad content-length"))?)
@@ -137,7 +139,7 @@ impl Conn {
                     break (status, framing, close, n);
                 }
                 httparse::Status::Partial => {
-                    self.fill().await?;
+                    now = self.fill().await?;
                 }
             }
         };
@@ -148,7 +150,6 @@ impl Conn {
         }
         self.buf.advance(head_len);
         let mut events = Events::default();
-        let mut now = Instant::now();
         let mut emit =
             |bytes: &[u8], at: Instant, on_event: &mut dyn FnMut(Instant) -> ControlFlow<()>| {
                 for _ in 0..events.count(bytes) {
@@ -196,13 +197,26 @@ impl Conn {
                     self.buf.advance(take);
                     left -= take;
                 }
+                if size == 0 {
+                    // Trailer lines, if any, then the blank line that ends the body.
+                    loop {
+                        let end = loop {
+                            if let Some(p) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                                break p;
+                            }
+                            self.fill().await?;
+                        };
+                        self.buf.advance(end + 2);
+                        if end == 0 {
+                            break;
+                        }
+                    }
+                    break;
+                }
                 while self.buf.len() < 2 {
                     now = self.fill().await?;
                 }
                 self.buf.advance(2);
-                if size == 0 {
-                    break;
-                }
             },
             Framing::Close => loop {
                 let n = self.buf.len();

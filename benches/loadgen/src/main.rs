@@ -25,6 +25,9 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How long past the run's end an answer may still take.
+const GRACE: Duration = Duration::from_secs(30);
+
 struct Args {
     mode: String,
     url: String,
@@ -59,7 +62,11 @@ fn parse() -> Result<Args, String> {
     };
     while let Some(arg) = it.next() {
         let mut value = || it.next().ok_or(format!("{arg} needs a value"));
-        let num = |v: String| v.parse::<f64>().map_err(|e| format!("{arg}: {e}"));
+        let num = |v: String| match v.parse::<f64>() {
+            Ok(n) if n.is_finite() && n >= 0.0 => Ok(n),
+            Ok(_) => Err(format!("{arg}: give a number of zero or more")),
+            Err(e) => Err(format!("{arg}: {e}")),
+        };
         match arg.as_str() {
             "--url" => a.url = value()?,
             "--body" => a.body = value()?.into_bytes(),
@@ -119,7 +126,6 @@ async fn worker(
     due: impl Fn(u64) -> Option<Instant>,
     abort_every: usize,
     index: usize,
-    conns: usize,
     start_at: Instant,
 ) -> Tally {
     let mut t = Tally::default();
@@ -144,8 +150,7 @@ async fn worker(
             break;
         }
         // Which streams are cut is spread over connections and over time.
-        let abort =
-            abort_every > 0 && (k as usize * conns + index) % abort_every == abort_every - 1;
+        let abort = abort_every > 0 && (k as usize + index) % abort_every == abort_every - 1;
         k += 1;
         let c = match conn.take() {
             Some(c) => c,
@@ -166,10 +171,14 @@ async fn worker(
         };
         let mut last: Option<Instant> = None;
         let (ttft, gaps) = (&mut t.ttft, &mut t.gaps);
-        let result = c
-            .exchange(&req, |at| {
+        // Nothing waits for ever: an answer still unfinished this long after the run's end is
+        // a failure, and so is one that has not come by then.
+        let deadline = end.max(sent) + GRACE;
+        let result = tokio::time::timeout_at(
+            deadline.into(),
+            c.exchange(&req, |at| {
                 match last {
-                    None => ttft.add(at - sent),
+                    None => ttft.add(at - start),
                     Some(prev) => gaps.add(at - prev),
                 }
                 last = Some(at);
@@ -178,8 +187,10 @@ async fn worker(
                 } else {
                     ControlFlow::Continue(())
                 }
-            })
-            .await;
+            }),
+        )
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
         match result {
             Ok(Some(outcome)) => {
                 if (200..300).contains(&outcome.status) {
@@ -194,6 +205,10 @@ async fn worker(
             }
             Ok(None) => t.aborted += 1,
             Err(_) => t.io_errors += 1,
+        }
+        // A rate the server cannot keep up with is not caught up on for ever.
+        if Instant::now() > end + GRACE {
+            break;
         }
     }
     t
@@ -220,7 +235,6 @@ async fn run(a: Args) -> Result<serde_json::Value, String> {
             due,
             a.abort_every,
             i,
-            a.conns,
             start_at,
         )));
     }
