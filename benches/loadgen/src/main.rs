@@ -132,9 +132,11 @@ async fn worker(
     tokio::time::sleep_until(start_at.into()).await;
     let mut conn: Option<Conn> = None;
     let mut k: u64 = 0;
+    // When the connection's last exchange ended.
+    let mut free_since = Instant::now();
     loop {
         let due_at = due(k);
-        // A request made late by the answer before it counts from when it was due; one that
+        // A request the answer before it kept waiting counts from when it was due; one that
         // waited for its time counts from when it went out (the timer wakes up to a millisecond
         // late, and that is not the server's doing).
         let mut late_by_server = false;
@@ -142,8 +144,8 @@ async fn worker(
             if at >= end {
                 break;
             }
-            late_by_server = Instant::now() > at;
-            if !late_by_server {
+            late_by_server = free_since > at;
+            if Instant::now() < at {
                 tokio::time::sleep_until(at.into()).await;
             }
         } else if Instant::now() >= end {
@@ -191,6 +193,7 @@ async fn worker(
         )
         .await
         .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+        free_since = Instant::now();
         match result {
             Ok(Some(outcome)) => {
                 if (200..300).contains(&outcome.status) {
