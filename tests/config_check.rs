@@ -97,6 +97,23 @@ fn limits_and_budgets_check_without_notes() {
 }
 
 #[test]
+fn work_stealing_is_a_flag() {
+    for value in ["true", "false"] {
+        let yaml = format!(
+            "listen: 127.0.0.1:1\nserver: {{ threads: 4, work_stealing: {value} }}\nproviders:\n{GOOD_PROVIDER}"
+        );
+        let (code, _, err, _) = check_yaml(&yaml, &[]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let yaml = format!(
+        "listen: 127.0.0.1:1\nserver: {{ work_stealing: sometimes }}\nproviders:\n{GOOD_PROVIDER}"
+    );
+    let (code, _, err, _) = check_yaml(&yaml, &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("work_stealing"), "{err}");
+}
+
+#[test]
 fn every_provider_dialect_is_accepted() {
     for dialect in ["openai", "openai-responses", "anthropic", "gemini"] {
         let yaml = format!("listen: 127.0.0.1:1\nproviders:\n  - {{ name: a, dialect: {dialect}, base_url: http://x, models: [m] }}\n");
