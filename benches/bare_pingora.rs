@@ -1,6 +1,6 @@
 //! The floor for anything built on Pingora: a passthrough `ProxyHttp` that only picks its
-//! upstream, with Pingora's defaults otherwise. benches/run runs it beside nginx and
-//! tollgate.
+//! upstream, with Pingora's defaults otherwise (but work stealing off, as in tollgate).
+//! benches/run runs it beside nginx and tollgate.
 //!
 //!   bare-pingora LISTEN UPSTREAM [THREADS]      e.g. bare-pingora 127.0.0.1:8081 127.0.0.1:9000 1
 
@@ -34,8 +34,11 @@ fn main() {
         std::process::exit(2);
     };
     let threads = args.get(2).and_then(|t| t.parse().ok()).unwrap_or(1);
+    // The same scheduler as tollgate's default, so that the comparison is of the code above
+    // Pingora, not of a setting.
     let conf = ServerConf {
         threads,
+        work_stealing: false,
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
