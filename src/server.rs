@@ -24,7 +24,10 @@ pub fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     crate::trim::start();
     let conf = ServerConf {
         threads: config.server.threads,
-        work_stealing: config.server.work_stealing,
+        work_stealing: config
+            .server
+            .work_stealing
+            .unwrap_or(config.server.threads > 1),
         // Pingora sleeps this long after SIGTERM before stopping its runtimes; the drain
         // service below exits earlier, as soon as the last in-flight request is done.
         grace_period_seconds: Some(config.server.grace_period.as_secs().max(1)),

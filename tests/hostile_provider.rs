@@ -283,9 +283,10 @@ async fn a_client_that_stops_reading_releases_the_stream_and_the_provider() {
 #[tokio::test]
 async fn bodies_beyond_the_memory_budget_get_503_and_the_budget_comes_back() {
     let m = mock("alpha").await;
-    // Work stealing on here (it is off by default): both of Pingora's schedulers are tested.
+    // Work stealing off with two threads (other tests run the default, on): both of Pingora's
+    // schedulers are tested.
     let yaml = format!(
-        "server: {{ threads: 2, work_stealing: true, max_buffered_bytes: 300000 }}\nproviders:\n{}{}",
+        "server: {{ threads: 2, work_stealing: false, max_buffered_bytes: 300000 }}\nproviders:\n{}{}",
         provider("alpha", &m.base_url(), "[gpt-4o-mini]", ""),
         keys()
     );

@@ -109,10 +109,11 @@ pub enum OneOrMany {
 pub struct Server {
     /// Worker threads of the client listener.
     pub threads: usize,
-    /// Let idle worker threads take tasks from busy ones. Off, each thread runs its own
-    /// connections (as nginx's workers do), which served 14% more requests a second on one
-    /// core: no cross-thread queue to synchronise on each wake-up.
-    pub work_stealing: bool,
+    /// Let idle worker threads take tasks from busy ones. Unset: on with two or more threads
+    /// (Pingora hands each new connection to a thread at random, and a few long-lived
+    /// keep-alive connections from a load balancer can land on one), off with one, where there
+    /// is nothing to steal and the single-threaded scheduler served 14% more requests a second.
+    pub work_stealing: Option<bool>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Largest non-streaming answer read from a provider, in bytes.
@@ -143,7 +144,7 @@ impl Default for Server {
     fn default() -> Self {
         Server {
             threads: 2,
-            work_stealing: false,
+            work_stealing: None,
             max_body_bytes: 32 * 1024 * 1024,
             max_answer_bytes: 64 * 1024 * 1024,
             max_event_bytes: 1024 * 1024,
