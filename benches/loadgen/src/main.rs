@@ -133,7 +133,7 @@ async fn worker(
     let mut conn: Option<Conn> = None;
     let mut k: u64 = 0;
     // When the connection's last exchange ended.
-    let mut free_since = Instant::now();
+    let mut free_since = start_at;
     loop {
         let due_at = due(k);
         // A request the answer before it kept waiting counts from when it was due; one that
@@ -154,6 +154,8 @@ async fn worker(
         // Which streams are cut is spread over connections and over time.
         let abort = abort_every > 0 && (k as usize + index) % abort_every == abort_every - 1;
         k += 1;
+        // A new connection's setup is part of what its request waits for.
+        let sent = Instant::now();
         let c = match conn.take() {
             Some(c) => c,
             None => match Conn::open(req.addr).await {
@@ -166,7 +168,6 @@ async fn worker(
             },
         };
         let mut c = c;
-        let sent = Instant::now();
         let start = match due_at {
             Some(at) if late_by_server => at,
             _ => sent,
@@ -174,8 +175,8 @@ async fn worker(
         let mut last: Option<Instant> = None;
         let (ttft, gaps) = (&mut t.ttft, &mut t.gaps);
         // Nothing waits for ever: an answer still unfinished this long after the run's end is
-        // a failure, and so is one that has not come by then.
-        let deadline = end.max(sent) + GRACE;
+        // a failure.
+        let deadline = end + GRACE;
         let result = tokio::time::timeout_at(
             deadline.into(),
             c.exchange(&req, |at| {
