@@ -1,5 +1,6 @@
 //! The floor for anything built on Pingora: a passthrough `ProxyHttp` that only picks its
-//! upstream, with Pingora's defaults otherwise (but work stealing off, as in tollgate).
+//! upstream, with Pingora's defaults otherwise (but work stealing off, as tollgate has it on one
+//! thread).
 //! benches/run runs it beside nginx and tollgate.
 //!
 //!   bare-pingora LISTEN UPSTREAM [THREADS]      e.g. bare-pingora 127.0.0.1:8081 127.0.0.1:9000 1
