@@ -704,9 +704,16 @@ impl<'a> ProviderGate<'a> {
         }
     }
 
-    /// The 429 for a request whose every candidate was full.
+    /// The 429 for a request whose every candidate was full: the one that reopens first, in
+    /// the whole seconds the client is told; on a tie, the first candidate's. (Each provider's
+    /// wait is measured when it is checked, so two that reopen together differ by the
+    /// milliseconds between the checks: compared exactly, which one was named was chance.)
     pub fn rejection(&self) -> Option<GatewayError> {
-        let full = self.full.iter().min_by_key(|r| r.retry_after).cloned();
+        let full = self
+            .full
+            .iter()
+            .min_by_key(|r| r.retry_after.as_millis().div_ceil(1000))
+            .cloned();
         match full {
             Some(r) => Some(r.into_error()),
             None if self.unavailable => Some(Refusal::Unavailable.into_error()),
