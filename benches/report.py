@@ -89,67 +89,46 @@ def plots(out, by):
     except ImportError:
         return []
     made = []
-    sweep = by.get("sweep", [])
-    if sweep:
-        fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+
+    def chart(name, rows, param, xlabel, xbase, title, panels):
+        """One PNG of `rows`: per panel (y label, value of a result, log y), a line per system."""
+        if not rows:
+            return
+        fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels) + (2.5 if len(panels) == 1 else 0), 4))
+        axes = axes if len(panels) > 1 else [axes]
         for s in SYSTEMS:
-            pts = sorted((r["params"]["conns"], r["result"]) for r in sweep if r["system"] == s and r["result"])
-            if not pts:
-                continue
-            a.plot([c for c, _ in pts], [j["rps"] for _, j in pts], marker="o", label=LABEL[s])
-            b.plot([c for c, _ in pts], [j["latency_us"]["p99"] / 1000 for _, j in pts], marker="o", label=LABEL[s])
-        for ax, y in ((a, "requests/s"), (b, "p99 latency (ms)")):
-            ax.set_xscale("log", base=2)
-            ax.set_xlabel("connections (closed loop)")
-            ax.set_ylabel(y)
+            pts = sorted((r["params"][param], r["result"]) for r in rows if r["system"] == s and r["result"])
+            # A point without the figure (no event arrived, no request answered) is left out.
+            pts = [(x, j) for x, j in pts if all(value(j) is not None for _, value, _ in panels)]
+            for ax, (_, value, _) in zip(axes, panels):
+                if pts:
+                    ax.plot([x for x, _ in pts], [value(j) for _, j in pts], marker="o", label=LABEL[s])
+        for ax, (ylabel, _, log_y) in zip(axes, panels):
+            ax.set_xscale("log", base=xbase)
+            if log_y:
+                ax.set_yscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
             ax.grid(alpha=0.3)
-        b.set_yscale("log")
-        a.legend()
-        fig.suptitle("Non-streaming: throughput and p99 latency against concurrency")
+        axes[0].legend()
+        fig.suptitle(title)
         fig.tight_layout()
-        fig.savefig(out / "sweep.png", dpi=90)
-        made.append("sweep.png")
-    rate = by.get("rate", [])
-    if rate:
-        fig, ax = plt.subplots(figsize=(8, 4.5))
-        for s in SYSTEMS:
-            pts = sorted((r["params"]["rate"], r["result"]) for r in rate if r["system"] == s and r["result"])
-            pts = [(x, j) for x, j in pts if j["latency_us"].get("p99")]
-            if pts:
-                ax.plot([x for x, _ in pts], [j["latency_us"]["p99"] / 1000 for _, j in pts], marker="o", label=LABEL[s])
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("offered rate (requests/s, open loop)")
-        ax.set_ylabel("p99 latency (ms)")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        ax.set_title("Open-loop latency against offered rate")
-        fig.tight_layout()
-        fig.savefig(out / "rate.png", dpi=90)
-        made.append("rate.png")
-    stream = by.get("stream", [])
-    if stream:
-        fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-        for s in SYSTEMS:
-            # A point where no event arrived has no TTFT or gap to plot.
-            pts = sorted((r["params"]["conns"], r["result"]) for r in stream
-                         if r["system"] == s and lat(r["result"], "gap_us") is not None)
-            if not pts:
-                continue
-            a.plot([c for c, _ in pts], [lat(j, "ttft_us") / 1000 for _, j in pts], marker="o", label=LABEL[s])
-            b.plot([c for c, _ in pts], [lat(j, "gap_us") / 1000 for _, j in pts], marker="o", label=LABEL[s])
-        for ax, y in ((a, "time to first event, p99 (ms)"), (b, "gap between events, p99 (ms)")):
-            ax.set_xscale("log", base=2)
-            # LiteLLM's seconds and the others' milliseconds on one axis.
-            ax.set_yscale("log")
-            ax.set_xlabel("concurrent streams")
-            ax.set_ylabel(y)
-            ax.grid(alpha=0.3)
-        a.legend()
-        fig.suptitle("Streaming (provider: 20 events, 20 ms apart)")
-        fig.tight_layout()
-        fig.savefig(out / "stream.png", dpi=90)
-        made.append("stream.png")
+        fig.savefig(out / name, dpi=90)
+        made.append(name)
+
+    def in_ms(key):
+        return lambda j: None if lat(j, key) is None else lat(j, key) / 1000
+
+    chart("sweep.png", by.get("sweep", []), "conns", "connections (closed loop)", 2,
+          "Non-streaming: throughput and p99 latency against concurrency",
+          [("requests/s", lambda j: j["rps"], False), ("p99 latency (ms)", in_ms("latency_us"), True)])
+    chart("rate.png", by.get("rate", []), "rate", "offered rate (requests/s, open loop)", 10,
+          "Open-loop latency against offered rate", [("p99 latency (ms)", in_ms("latency_us"), True)])
+    # Log axes: LiteLLM's seconds and the others' milliseconds together.
+    chart("stream.png", by.get("stream", []), "conns", "concurrent streams", 2,
+          "Streaming (provider: 20 events, 20 ms apart)",
+          [("time to first event, p99 (ms)", in_ms("ttft_us"), True),
+           ("gap between events, p99 (ms)", in_ms("gap_us"), True)])
     soak = by.get("soak", [])
     if soak:
         fig, ax = plt.subplots(figsize=(8, 3.5))

@@ -75,6 +75,19 @@ impl Events {
         }
         n
     }
+
+    /// Tells `on_event` of each event `bytes` ends, all arrived `at`.
+    fn emit(
+        &mut self,
+        bytes: &[u8],
+        at: Instant,
+        on_event: &mut impl FnMut(Instant) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        for _ in 0..self.count(bytes) {
+            on_event(at)?;
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 fn bad(what: &str) -> io::Error {
@@ -99,6 +112,40 @@ impl Conn {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         Ok(Instant::now())
+    }
+
+    /// The length of the line at the front of the buffer (without its CRLF), reading until
+    /// it is whole; `now` becomes the last read's arrival time.
+    async fn line(&mut self, now: &mut Instant) -> io::Result<usize> {
+        loop {
+            if let Some(p) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                return Ok(p);
+            }
+            *now = self.fill().await?;
+        }
+    }
+
+    /// Passes `len` bytes of body through `events`, reading as needed; returns whether the
+    /// listener cut the exchange, and when the last bytes arrived.
+    async fn pass(
+        &mut self,
+        mut len: usize,
+        mut now: Instant,
+        events: &mut Events,
+        on_event: &mut impl FnMut(Instant) -> ControlFlow<()>,
+    ) -> io::Result<(ControlFlow<()>, Instant)> {
+        while len > 0 {
+            if self.buf.is_empty() {
+                now = self.fill().await?;
+            }
+            let take = len.min(self.buf.len());
+            if events.emit(&self.buf[..take], now, on_event).is_break() {
+                return Ok((ControlFlow::Break(()), now));
+            }
+            self.buf.advance(take);
+            len -= take;
+        }
+        Ok((ControlFlow::Continue(()), now))
     }
 
     /// Sends `req` and reads its response; `on_event` hears the arrival time of each event, and
@@ -150,62 +197,30 @@ impl Conn {
         }
         self.buf.advance(head_len);
         let mut events = Events::default();
-        let mut emit =
-            |bytes: &[u8], at: Instant, on_event: &mut dyn FnMut(Instant) -> ControlFlow<()>| {
-                for _ in 0..events.count(bytes) {
-                    if on_event(at).is_break() {
-                        return ControlFlow::Break(());
-                    }
-                }
-                ControlFlow::Continue(())
-            };
         match framing {
-            Framing::Length(mut left) => loop {
-                let take = left.min(self.buf.len());
-                if emit(&self.buf[..take], now, &mut on_event).is_break() {
+            Framing::Length(len) => {
+                let (cut, _) = self.pass(len, now, &mut events, &mut on_event).await?;
+                if cut.is_break() {
                     return Ok(None);
                 }
-                self.buf.advance(take);
-                left -= take;
-                if left == 0 {
-                    break;
-                }
-                now = self.fill().await?;
-            },
+            }
             Framing::Chunked => loop {
-                let line_end = loop {
-                    if let Some(p) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                        break p;
-                    }
-                    now = self.fill().await?;
-                };
+                let line_end = self.line(&mut now).await?;
                 let size_text = std::str::from_utf8(&self.buf[..line_end])
                     .map_err(|_| bad("bad chunk size"))?;
                 let size =
                     usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
                         .map_err(|_| bad("bad chunk size"))?;
                 self.buf.advance(line_end + 2);
-                let mut left = size;
-                while left > 0 {
-                    if self.buf.is_empty() {
-                        now = self.fill().await?;
-                    }
-                    let take = left.min(self.buf.len());
-                    if emit(&self.buf[..take], now, &mut on_event).is_break() {
-                        return Ok(None);
-                    }
-                    self.buf.advance(take);
-                    left -= take;
+                let (cut, at) = self.pass(size, now, &mut events, &mut on_event).await?;
+                if cut.is_break() {
+                    return Ok(None);
                 }
+                now = at;
                 if size == 0 {
                     // Trailer lines, if any, then the blank line that ends the body.
                     loop {
-                        let end = loop {
-                            if let Some(p) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                                break p;
-                            }
-                            self.fill().await?;
-                        };
+                        let end = self.line(&mut now).await?;
                         self.buf.advance(end + 2);
                         if end == 0 {
                             break;
@@ -220,7 +235,7 @@ impl Conn {
             },
             Framing::Close => loop {
                 let n = self.buf.len();
-                if emit(&self.buf[..n], now, &mut on_event).is_break() {
+                if events.emit(&self.buf[..n], now, &mut on_event).is_break() {
                     return Ok(None);
                 }
                 self.buf.advance(n);
